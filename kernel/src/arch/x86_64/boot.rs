@@ -1,0 +1,42 @@
+//! The PVH entry point (`boot.S`) and the first Rust code it calls.
+
+use crate::xen::abi::XEN_ELFNOTE_PHYS32_ENTRY;
+use crate::xen::start_info::BootInfo;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// TSC value read by the very first instruction of `_start32`.
+static BOOT_TSC: AtomicU64 = AtomicU64::new(0);
+
+core::arch::global_asm!(
+    include_str!("boot.S"),
+    phys32_entry = const XEN_ELFNOTE_PHYS32_ENTRY,
+    boot_tsc = sym BOOT_TSC,
+    rust_entry = sym rust_entry,
+    options(att_syntax)
+);
+
+/// The TSC at the first instruction of the image.
+pub fn boot_tsc() -> u64 {
+    BOOT_TSC.load(Ordering::Relaxed)
+}
+
+/// Called by `boot.S` in long mode on the boot stack, with the physical address of
+/// `struct hvm_start_info`.
+extern "C" fn rust_entry(start_info_paddr: u64) -> ! {
+    super::init_cpu();
+    // SAFETY: this is the address the PVH loader passed in %ebx; nothing has been allocated
+    // or written since, and the boot tables map the low 4 GiB where loaders place it.
+    let info = unsafe { BootInfo::read(start_info_paddr) };
+    crate::runtime::start(info, app_main)
+}
+
+extern "Rust" {
+    /// The application's entry, defined by [`kernel::main!`](crate::main).
+    fn __kernel_app_main();
+}
+
+fn app_main() {
+    // SAFETY: `__kernel_app_main` is defined by the `kernel::main!` macro as a plain
+    // `fn()`, matching this declaration; linking fails if the app did not use the macro.
+    unsafe { __kernel_app_main() }
+}

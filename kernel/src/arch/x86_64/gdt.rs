@@ -1,0 +1,96 @@
+//! The runtime's GDT: flat 64-bit code and data segments and a TSS whose interrupt stack
+//! table gives the fatal traps their own stacks, so that a stack overflow (a fault on the
+//! boot stack's guard page) is still reported instead of triple-faulting.
+
+use core::arch::asm;
+use core::ptr::addr_of;
+
+pub const KERNEL_CS: u16 = 0x08;
+const KERNEL_DS: u16 = 0x10;
+const TSS_SEL: u16 = 0x18;
+
+/// IST slot (1-based) for #DF, NMI and #MC.
+pub const IST_FATAL: u8 = 1;
+/// IST slot for #PF, which can be a stack overflow.
+pub const IST_PAGE_FAULT: u8 = 2;
+
+const IST_STACK_SIZE: usize = 16 * 1024;
+
+#[repr(C, align(16))]
+struct Stack([u8; IST_STACK_SIZE]);
+
+static mut IST_STACKS: [Stack; 2] = [const { Stack([0; IST_STACK_SIZE]) }; 2];
+
+/// The 64-bit TSS (Intel SDM vol. 3, 8.7): only the IST entries are used.
+#[repr(C, packed(4))]
+struct Tss {
+    reserved0: u32,
+    rsp: [u64; 3],
+    reserved1: u64,
+    ist: [u64; 7],
+    reserved2: u64,
+    reserved3: u16,
+    iomap_base: u16,
+}
+
+static mut TSS: Tss = Tss {
+    reserved0: 0,
+    rsp: [0; 3],
+    reserved1: 0,
+    ist: [0; 7],
+    reserved2: 0,
+    reserved3: 0,
+    iomap_base: size_of::<Tss>() as u16,
+};
+
+/// null, code, data, TSS (two slots). Accessed bits preset so the CPU never writes them.
+static mut GDT: [u64; 5] = [0, 0x00af_9b00_0000_ffff, 0x00cf_9300_0000_ffff, 0, 0];
+
+#[repr(C, packed)]
+struct Pointer {
+    limit: u16,
+    base: u64,
+}
+
+pub fn init() {
+    // SAFETY: runs once on the only CPU before interrupts are enabled, so nothing else
+    // reads or writes these statics; the descriptors written are valid 64-bit descriptors
+    // for memory that lives for the whole run, and the segment reload keeps the same flat
+    // code/data layout as the boot GDT.
+    unsafe {
+        let stacks = &raw mut IST_STACKS;
+        let tss = &raw mut TSS;
+        for (slot, stack) in [IST_FATAL, IST_PAGE_FAULT].into_iter().zip(0..) {
+            let top = addr_of!((*stacks)[stack]) as u64 + IST_STACK_SIZE as u64;
+            (*tss).ist[slot as usize - 1] = top;
+        }
+        let base = tss as u64;
+        let limit = size_of::<Tss>() as u64 - 1;
+        let gdt = &raw mut GDT;
+        // Available 64-bit TSS (type 9), present.
+        (*gdt)[3] = (limit & 0xffff)
+            | ((base & 0xff_ffff) << 16)
+            | (0x89 << 40)
+            | (((limit >> 16) & 0xf) << 48)
+            | (((base >> 24) & 0xff) << 56);
+        (*gdt)[4] = base >> 32;
+        let ptr = Pointer { limit: (size_of::<[u64; 5]>() - 1) as u16, base: gdt as u64 };
+        asm!(
+            "lgdt [{ptr}]",
+            "push {cs}",
+            "lea {t}, [rip + 2f]",
+            "push {t}",
+            "retfq",
+            "2:",
+            "mov ds, {ds:e}",
+            "mov es, {ds:e}",
+            "mov ss, {ds:e}",
+            "ltr {tss:x}",
+            ptr = in(reg) &ptr,
+            cs = const KERNEL_CS,
+            ds = in(reg) u32::from(KERNEL_DS),
+            tss = in(reg) TSS_SEL,
+            t = out(reg) _,
+        );
+    }
+}

@@ -1,0 +1,194 @@
+//! The runtime's page tables: an identity map (virtual == physical) of the image and of RAM,
+//! with the image's sections mapped by what they hold (text read+execute, rodata read-only,
+//! data/bss/stack read+write, never executable), page 0 and the stack's guard page left out,
+//! and everything else no-execute. The boot tables (`boot.S`, 4 GiB RWX) are dropped at
+//! [`init`].
+
+use core::arch::asm;
+use core::ops::Range;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+const PRESENT: u64 = 1 << 0;
+const WRITABLE: u64 = 1 << 1;
+const HUGE: u64 = 1 << 7;
+const NO_EXEC: u64 = 1 << 63;
+const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
+
+pub const PAGE_SIZE: u64 = 4096;
+const HUGE_SIZE: u64 = 2 << 20;
+
+/// How a range may be accessed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    ReadExec,
+    Read,
+    ReadWrite,
+}
+
+impl Access {
+    fn bits(self) -> u64 {
+        match self {
+            Access::ReadExec => PRESENT,
+            Access::Read => PRESENT | NO_EXEC,
+            Access::ReadWrite => PRESENT | WRITABLE | NO_EXEC,
+        }
+    }
+}
+
+extern "C" {
+    static __image_start: u8;
+    static __text_start: u8;
+    static __text_end: u8;
+    static __rodata_start: u8;
+    static __rodata_end: u8;
+    static __data_start: u8;
+    static __data_end: u8;
+    static __stack_guard: u8;
+    static __boot_stack_bottom: u8;
+    static __boot_stack_top: u8;
+    static __image_end: u8;
+}
+
+macro_rules! addr {
+    ($sym:ident) => {
+        (&raw const $sym) as u64
+    };
+}
+
+/// The image's pieces, from the symbols of `linker/pvh.ld`.
+pub fn image() -> Range<u64> {
+    addr!(__image_start)..addr!(__image_end)
+}
+
+fn boot_stack() -> Range<u64> {
+    addr!(__boot_stack_bottom)..addr!(__boot_stack_top)
+}
+
+/// Whether `[addr, addr + len)` lies on the boot stack.
+pub fn on_boot_stack(addr: u64, len: u64) -> bool {
+    let s = boot_stack();
+    addr >= s.start && addr.checked_add(len).is_some_and(|end| end <= s.end)
+}
+
+/// Whether `addr` is in the unmapped guard page below the boot stack.
+pub fn is_stack_guard(addr: u64) -> bool {
+    (addr!(__stack_guard)..addr!(__boot_stack_bottom)).contains(&addr)
+}
+
+#[repr(C, align(4096))]
+struct Table([u64; 512]);
+
+/// Physical address of the PML4 in use once [`init`] has run.
+static ROOT: AtomicU64 = AtomicU64::new(0);
+
+/// A zeroed page-table page from the heap. While the boot tables are live, the heap only
+/// holds memory below 4 GiB, which they map.
+fn new_table() -> u64 {
+    let table = alloc::boxed::Box::new(Table([0; 512]));
+    alloc::boxed::Box::into_raw(table) as u64
+}
+
+/// The table that `entry` points to, made if absent; `None` if `entry` maps a 2 MiB page.
+///
+/// # Safety
+/// `entry` must point to an entry of a live page table of ours, and the tables it leads to
+/// must be mapped (identity) in the current address space.
+unsafe fn next_level(entry: *mut u64) -> Option<*mut u64> {
+    // SAFETY: the caller guarantees `entry` is a valid entry of one of our tables.
+    unsafe {
+        if *entry & HUGE != 0 {
+            return None;
+        }
+        if *entry & PRESENT == 0 {
+            *entry = new_table() | PRESENT | WRITABLE;
+        }
+        Some((*entry & ADDR_MASK) as *mut u64)
+    }
+}
+
+/// Identity-maps the page-aligned `range` with `access`, in 2 MiB pages where the range
+/// covers one whole, else 4 KiB pages. Addresses already mapped by a 2 MiB page are skipped.
+///
+/// # Safety
+/// `root` must be our PML4, and mapping `range` must not change how memory that is in use
+/// can be accessed (callers map each address once).
+unsafe fn map(root: u64, range: Range<u64>, access: Access) {
+    let mut a = range.start;
+    while a < range.end {
+        let idx = |level: u32| ((a >> (12 + 9 * level)) & 511) as usize;
+        // SAFETY: `root` and every table reached from it are ours and identity-mapped
+        // (heap memory below 4 GiB during init, all RAM afterwards); indices are < 512.
+        unsafe {
+            let pml4e = (root as *mut u64).add(idx(3));
+            let Some(pdpt) = next_level(pml4e) else { unreachable!() };
+            let Some(pd) = next_level(pdpt.add(idx(2))) else { unreachable!() };
+            let pde = pd.add(idx(1));
+            if a % HUGE_SIZE == 0 && a + HUGE_SIZE <= range.end && *pde & PRESENT == 0 {
+                *pde = a | HUGE | access.bits();
+                a += HUGE_SIZE;
+                continue;
+            }
+            match next_level(pde) {
+                Some(pt) => *pt.add(idx(0)) = a | access.bits(),
+                None => {} // inside a 2 MiB page mapped earlier
+            }
+        }
+        a += PAGE_SIZE;
+    }
+}
+
+fn page_down(a: u64) -> u64 {
+    a & !(PAGE_SIZE - 1)
+}
+
+fn page_up(a: u64) -> u64 {
+    page_down(a + PAGE_SIZE - 1)
+}
+
+/// Builds the runtime's page tables for the image and the given RAM ranges and switches to
+/// them. Must run after the heap holds memory (it allocates the tables there).
+pub fn init(ram: impl Iterator<Item = Range<u64>>) {
+    let root = new_table();
+    let image = image();
+    let sections = [
+        (addr!(__text_start)..addr!(__text_end), Access::ReadExec),
+        (addr!(__rodata_start)..addr!(__rodata_end), Access::Read),
+        (addr!(__data_start)..addr!(__data_end), Access::ReadWrite),
+        (boot_stack(), Access::ReadWrite),
+    ];
+    // SAFETY: `root` is a fresh table; the image's ranges are disjoint and page-aligned by the
+    // linker script; RAM ranges have the image and page 0 cut out, so each address is mapped
+    // once. Nothing uses these tables until CR3 is loaded below, and they map everything the
+    // running code touches (image, stack, heap) with the rights it needs.
+    unsafe {
+        for (range, access) in sections {
+            map(root, range, access);
+        }
+        for r in ram {
+            let r = page_up(r.start.max(PAGE_SIZE))..page_down(r.end);
+            let below = r.start..r.end.min(image.start);
+            let above = r.start.max(image.end)..r.end;
+            for part in [below, above] {
+                if part.start < part.end {
+                    map(root, part, Access::ReadWrite);
+                }
+            }
+        }
+        ROOT.store(root, Ordering::Relaxed);
+        asm!("mov cr3, {}", in(reg) root, options(nostack));
+    }
+}
+
+/// Maps one page outside RAM that Xen shares with us (console or xenstore ring), read+write,
+/// no-execute.
+pub fn map_shared_page(paddr: u64) {
+    let root = ROOT.load(Ordering::Relaxed);
+    assert!(root != 0, "paging not initialised");
+    let page = page_down(paddr);
+    // SAFETY: `root` is our live PML4. The page is a Xen-provided frame outside RAM and the
+    // image, so no existing mapping of in-use memory changes; invlpg drops any stale entry.
+    unsafe {
+        map(root, page..page + PAGE_SIZE, Access::ReadWrite);
+        asm!("invlpg [{}]", in(reg) page, options(nostack));
+    }
+}

@@ -1,0 +1,47 @@
+//! Memory: the usable RAM from the memory map, the heap over it, and the page tables.
+
+pub mod regions;
+
+#[cfg(target_os = "none")]
+mod heap;
+
+#[cfg(target_os = "none")]
+pub use platform::*;
+
+#[cfg(target_os = "none")]
+mod platform {
+    use super::{heap, regions};
+    use crate::arch::paging;
+    use crate::xen::abi::{hvm_memmap_table_entry, XEN_HVM_MEMMAP_TYPE_RAM};
+    use core::ops::Range;
+
+    /// Where the boot tables stop mapping; the heap stays below until [`init`] has switched.
+    const BOOT_MAPPED: u64 = 4 << 30;
+
+    /// Sets up the heap over all usable RAM and switches to the runtime's page tables.
+    /// Returns the heap size in bytes.
+    pub fn init(memmap: &[hvm_memmap_table_entry]) -> u64 {
+        let usable = regions::usable_ram(memmap, &[paging::image()]);
+        if usable.dropped > 0 {
+            log::warn!("memory map too fragmented: {} RAM ranges ignored", usable.dropped);
+        }
+        // The boot tables map only the low 4 GiB, and page tables are allocated from the heap:
+        // claim low RAM, switch to tables that map all RAM, then claim the rest.
+        let mut heap = claim(usable.iter().map(|r| r.start..r.end.min(BOOT_MAPPED)));
+        let ram = memmap.iter().filter(|e| e.type_ == XEN_HVM_MEMMAP_TYPE_RAM);
+        paging::init(ram.map(|e| e.addr..e.addr.saturating_add(e.size)));
+        heap += claim(usable.iter().map(|r| r.start.max(BOOT_MAPPED)..r.end));
+        heap
+    }
+
+    fn claim(ranges: impl Iterator<Item = Range<u64>>) -> u64 {
+        let mut bytes = 0;
+        for r in ranges.filter(|r| r.start < r.end) {
+            // SAFETY: `ranges` come from usable_ram: RAM outside the image and the first MiB,
+            // each claimed once (low and high halves are disjoint); they are mapped, by the
+            // boot tables below 4 GiB and by ours above.
+            bytes += unsafe { heap::claim(r) };
+        }
+        bytes
+    }
+}

@@ -1,0 +1,108 @@
+//! Start of day, the application's `main`, and the end of the domain (poweroff, reboot,
+//! crash, panic).
+
+use crate::arch::{self, cpu, debugcon};
+use crate::xen;
+use crate::xen::sched::ShutdownReason;
+use crate::xen::start_info::{BootInfo, StartInfoError};
+use crate::{logger, mm};
+use core::sync::atomic::{AtomicBool, Ordering};
+use log::LevelFilter;
+
+static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
+
+/// The guest's command line (xl's `extra=`), as the loader gave it.
+pub fn cmdline() -> &'static str {
+    BOOT_INFO.get().map_or("", |b| b.cmdline())
+}
+
+/// Boot, once the CPU tables are loaded and the start info copied: Xen, logging, memory,
+/// Xen services, then the app.
+pub(crate) fn start(info: Result<BootInfo, StartInfoError>, app_main: fn()) -> ! {
+    let xen_version = xen::detect();
+    let info = match info {
+        Ok(info) => BOOT_INFO.call_once(|| info),
+        Err(e) => {
+            crate::console::emergency(format_args!("bad start info: {e}\n"));
+            crash();
+        }
+    };
+    let cmdline = info.cmdline();
+    let level = match devices::cmdline::get(cmdline, "log") {
+        None => LevelFilter::Info,
+        Some(v) => logger::parse_level(v).unwrap_or(LevelFilter::Info),
+    };
+    logger::init(level);
+    if let Some(v) =
+        devices::cmdline::get(cmdline, "log").filter(|v| logger::parse_level(v).is_none())
+    {
+        log::warn!("log={v}: not a level (error, warn, info, debug, trace, off); using info");
+    }
+    if info.truncated {
+        log::warn!("start info truncated: command line or memory map longer than kept");
+    }
+    let heap = mm::init(info.memmap());
+    match xen_version {
+        Some((major, minor)) => {
+            xen::init();
+            log::info!("Xen {major}.{minor}, PVH guest; heap {} MiB", heap >> 20);
+        }
+        None => log::info!("no Xen found: plain PVH boot; heap {} MiB", heap >> 20),
+    }
+    log::debug!("command line: {cmdline:?}");
+    let cycles = cpu::rdtsc().wrapping_sub(arch::boot_tsc());
+    log::info!("boot: {cycles} TSC cycles from first instruction to main");
+    app_main();
+    poweroff();
+}
+
+fn shutdown(reason: ShutdownReason) -> ! {
+    if xen::present() {
+        xen::console::flush();
+        xen::sched::shutdown(reason);
+        debugcon::write(b"SCHEDOP_shutdown failed\n");
+    } else {
+        // isa-debug-exit: QEMU exits with status (code << 1) | 1.
+        debugcon::qemu_exit(match reason {
+            ShutdownReason::Poweroff => 0,
+            ShutdownReason::Crash => 1,
+            ShutdownReason::Reboot => 2,
+        });
+    }
+    cpu::halt_forever()
+}
+
+/// Powers the domain off (what returning from `main` does).
+pub fn poweroff() -> ! {
+    log::info!("main returned: powering off");
+    shutdown(ShutdownReason::Poweroff)
+}
+
+/// Asks the toolstack to restart the domain.
+pub fn reboot() -> ! {
+    shutdown(ShutdownReason::Reboot)
+}
+
+/// Stops the domain as crashed.
+pub(crate) fn crash() -> ! {
+    shutdown(ShutdownReason::Crash)
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    static PANICKING: AtomicBool = AtomicBool::new(false);
+    if PANICKING.swap(true, Ordering::SeqCst) {
+        crate::console::emergency(format_args!("\npanic while panicking\n"));
+        crash();
+    }
+    let at = info.location().map(|l| (l.file(), l.line(), l.column())).unwrap_or(("?", 0, 0));
+    crate::console::emergency(format_args!(
+        "\npanic: {} at {}:{}:{}\n",
+        info.message(),
+        at.0,
+        at.1,
+        at.2
+    ));
+    arch::backtrace(cpu::read_rbp());
+    crash()
+}

@@ -1,0 +1,111 @@
+//! The PV console: the ring page Xen names in HVM_PARAM_CONSOLE_PFN, drained by xenconsoled
+//! in dom0 (to `xl console` and the guest's console log), notified through
+//! HVM_PARAM_CONSOLE_EVTCHN. The ring protocol itself is `devices::console`.
+
+use super::abi::{self, EvtchnPort};
+use super::shared_page::SharedPage;
+use super::{event, hvm, sched};
+use crate::arch::paging;
+use devices::console::ConsoleRing;
+use spin::Mutex;
+
+struct Console {
+    ring: ConsoleRing<SharedPage>,
+    port: EvtchnPort,
+}
+
+static CONSOLE: Mutex<Option<Console>> = Mutex::new(None);
+
+/// How many times a writer yields to dom0 waiting for ring space before it drops output
+/// (xenconsoled gone): bounded so that a dead backend cannot hang the guest.
+const MAX_WAITS: u32 = 100_000;
+
+/// Finds and maps the console ring.
+pub fn init() -> Result<(), &'static str> {
+    let pfn = hvm::get_param(abi::HVM_PARAM_CONSOLE_PFN).map_err(|_| "no HVM_PARAM_CONSOLE_PFN")?;
+    let port =
+        hvm::get_param(abi::HVM_PARAM_CONSOLE_EVTCHN).map_err(|_| "no console event channel")?;
+    if pfn == 0 || pfn >= 1 << 40 {
+        return Err("console pfn out of range");
+    }
+    let paddr = pfn << 12;
+    paging::map_shared_page(paddr);
+    // SAFETY: the page at `paddr` is the console ring Xen gave us, now mapped read+write; it
+    // is shared with xenconsoled only and reached only through this SharedPage.
+    let page = unsafe { SharedPage::new(paddr, paging::PAGE_SIZE as usize) };
+    *CONSOLE.lock() = Some(Console { ring: ConsoleRing::new(page), port: port as EvtchnPort });
+    Ok(())
+}
+
+impl Console {
+    fn write_all(&mut self, mut data: &[u8]) {
+        let mut waits = 0;
+        while !data.is_empty() {
+            match self.ring.write(data) {
+                Ok(0) => {
+                    event::send(self.port);
+                    if waits == MAX_WAITS {
+                        return;
+                    }
+                    waits += 1;
+                    sched::yield_now();
+                }
+                Ok(n) => data = &data[n..],
+                Err(_) => return, // a corrupt ring: output is lost, the guest goes on
+            }
+        }
+        event::send(self.port);
+    }
+
+    /// Writes `s`, turning "\n" into "\r\n" for terminals attached with `xl console`.
+    fn write_text(&mut self, s: &[u8]) {
+        for (i, line) in s.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
+                self.write_all(b"\r\n");
+            }
+            self.write_all(line);
+        }
+    }
+
+    fn flush(&mut self) {
+        for _ in 0..MAX_WAITS {
+            match self.ring.pending() {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {
+                    event::send(self.port);
+                    sched::yield_now();
+                }
+            }
+        }
+    }
+}
+
+/// Writes to the PV console; `false` if it is not set up.
+pub fn write(s: &[u8]) -> bool {
+    match CONSOLE.lock().as_mut() {
+        Some(c) => {
+            c.write_text(s);
+            true
+        }
+        None => false,
+    }
+}
+
+/// For crash reports: writes unless the console is locked by the code that crashed.
+pub fn try_write(s: &[u8]) -> bool {
+    match CONSOLE.try_lock().as_deref_mut() {
+        Some(Some(c)) => {
+            c.write_text(s);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Waits (bounded) until xenconsoled has taken everything written, so that nothing is lost
+/// when the domain stops.
+pub fn flush() {
+    if let Some(Some(c)) = CONSOLE.try_lock().as_deref_mut() {
+        c.flush();
+    }
+}

@@ -1,0 +1,63 @@
+//! The Xen guest interface, one file per subsystem as in Mini-OS: hypercalls, HVM params,
+//! shared info, event channels, the PV console, scheduler operations, start info.
+
+pub mod abi;
+
+#[cfg(target_os = "none")]
+pub mod console;
+#[cfg(target_os = "none")]
+pub mod event;
+#[cfg(target_os = "none")]
+pub mod hvm;
+#[cfg(target_os = "none")]
+pub mod hypercall;
+#[cfg(target_os = "none")]
+pub mod sched;
+#[cfg(target_os = "none")]
+mod shared_info;
+#[cfg(target_os = "none")]
+pub mod shared_page;
+#[cfg(target_os = "none")]
+pub mod start_info;
+
+#[cfg(target_os = "none")]
+pub use platform::*;
+
+#[cfg(target_os = "none")]
+mod platform {
+    use super::*;
+    use crate::arch::cpu;
+
+    /// Xen's CPUID signature, "XenVMMXenVMM", as (ebx, ecx, edx).
+    const SIGNATURE: (u32, u32, u32) = (0x566e_6558, 0x6558_4d4d, 0x4d4d_566e);
+
+    /// Looks for Xen in the hypervisor CPUID leaves (0x4000_0000 + n * 0x100; Xen may sit at
+    /// an offset when it also shows another hypervisor's interface) and installs the hypercall
+    /// page. Returns Xen's version as (major, minor).
+    pub fn detect() -> Option<(u32, u32)> {
+        let base = (0x4000_0000..0x4001_0000).step_by(0x100).find(|&leaf| {
+            let (max, b, c, d) = cpu::cpuid(leaf, 0);
+            (b, c, d) == SIGNATURE && max >= leaf + 2
+        })?;
+        let (version, ..) = cpu::cpuid(base + 1, 0);
+        let (_pages, msr, ..) = cpu::cpuid(base + 2, 0);
+        hypercall::install(msr);
+        Some((version >> 16, version & 0xffff))
+    }
+
+    /// Whether the runtime is talking to Xen.
+    pub fn present() -> bool {
+        hypercall::ready()
+    }
+
+    /// Brings up what needs paging and the heap: shared info and the PV console.
+    pub fn init() {
+        match shared_info::map() {
+            Ok(()) => log::debug!("shared_info at {:#x}", shared_info::addr().unwrap_or(0)),
+            Err(rc) => log::error!("mapping shared_info failed: {rc}"),
+        }
+        if let Err(e) = console::init() {
+            log::error!("PV console unavailable: {e}; output stays on the debug port");
+        }
+    }
+}

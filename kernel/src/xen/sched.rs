@@ -1,0 +1,31 @@
+//! Scheduler operations (`sched.h`): yield, block, shutdown.
+
+use super::abi::{self, sched_shutdown};
+use super::hypercall::{hypercall, hypercall_cmd};
+
+/// Why the domain stops; the toolstack acts on it (`on_poweroff`, `on_crash`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownReason {
+    Poweroff,
+    Reboot,
+    Crash,
+}
+
+/// Stops the domain with `reason`. Returns only if Xen refused, which the caller treats as
+/// fatal.
+pub fn shutdown(reason: ShutdownReason) {
+    let reason = match reason {
+        ShutdownReason::Poweroff => abi::SHUTDOWN_POWEROFF,
+        ShutdownReason::Reboot => abi::SHUTDOWN_REBOOT,
+        ShutdownReason::Crash => abi::SHUTDOWN_CRASH,
+    };
+    let mut arg = sched_shutdown { reason };
+    // SAFETY: SCHEDOP_shutdown takes a struct sched_shutdown, which `arg` is.
+    unsafe { hypercall_cmd(abi::HYPERVISOR_SCHED_OP, abi::SCHEDOP_SHUTDOWN, &mut arg) };
+}
+
+/// Gives the physical CPU to another vCPU that wants it (dom0's backends, say).
+pub fn yield_now() {
+    // SAFETY: SCHEDOP_yield takes no argument.
+    unsafe { hypercall(abi::HYPERVISOR_SCHED_OP, abi::SCHEDOP_YIELD as u64, 0, 0, 0, 0) };
+}

@@ -1,0 +1,72 @@
+//! [`devices::shmem::SharedMem`] over memory shared with another domain.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicU32, Ordering};
+use devices::shmem::SharedMem;
+
+/// A mapped region that another domain can write at any time. Never turned into a Rust
+/// reference: every access is a volatile or atomic load or store.
+#[derive(Debug)]
+pub struct SharedPage {
+    base: NonNull<u8>,
+    size: usize,
+}
+
+// SAFETY: the region is plain memory reachable from any context; all accesses are atomic or
+// volatile, so moving the handle between contexts adds no aliasing.
+unsafe impl Send for SharedPage {}
+
+impl SharedPage {
+    /// # Safety
+    /// `[base, base + size)` must be mapped read+write for the rest of the run, shared only
+    /// with another domain, and not accessed through Rust references.
+    pub unsafe fn new(base: u64, size: usize) -> Self {
+        SharedPage { base: NonNull::new(base as *mut u8).expect("null shared page"), size }
+    }
+
+    fn at(&self, offset: usize, len: usize) -> *mut u8 {
+        assert!(
+            offset.checked_add(len).is_some_and(|end| end <= self.size),
+            "shared access out of range"
+        );
+        // SAFETY: offset + len <= size, so the result stays inside the region.
+        unsafe { self.base.as_ptr().add(offset) }
+    }
+}
+
+impl SharedMem for SharedPage {
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    fn load_u32(&self, offset: usize) -> u32 {
+        assert!(offset % 4 == 0);
+        let p = self.at(offset, 4).cast::<AtomicU32>();
+        // SAFETY: in range and 4-aligned (the base is page-aligned); AtomicU32 has u32's layout.
+        unsafe { (*p).load(Ordering::Acquire) }
+    }
+
+    fn store_u32(&self, offset: usize, value: u32) {
+        assert!(offset % 4 == 0);
+        let p = self.at(offset, 4).cast::<AtomicU32>();
+        // SAFETY: as in load_u32.
+        unsafe { (*p).store(value, Ordering::Release) }
+    }
+
+    fn read(&self, offset: usize, buf: &mut [u8]) {
+        let src = self.at(offset, buf.len());
+        for (i, b) in buf.iter_mut().enumerate() {
+            // SAFETY: src + i is inside the checked range; volatile because the other domain
+            // may write concurrently (the copy is taken once and validated afterwards).
+            *b = unsafe { src.add(i).read_volatile() };
+        }
+    }
+
+    fn write(&self, offset: usize, data: &[u8]) {
+        let dst = self.at(offset, data.len());
+        for (i, &b) in data.iter().enumerate() {
+            // SAFETY: dst + i is inside the checked range.
+            unsafe { dst.add(i).write_volatile(b) };
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Every `#[repr(C)]` structure and constant of the Xen interface, compared with what the C
+//! compiler says about Xen's own public headers (`/usr/include/xen`, Debian's `libxen-dev`).
+//! The headers are the oracle: a mismatch here is a bug in our definitions.
+
+use kernel::xen::abi;
+use std::mem::{align_of, offset_of, size_of};
+use std::process::Command;
+
+/// `(C expression, value on the Rust side)` for every size, alignment, offset and constant.
+macro_rules! layouts {
+    ($( $rust:ident { $($f:ident $(as $cf:ident)?),* } )*) => {{
+        let mut v: Vec<(String, usize)> = Vec::new();
+        $(
+            let c = concat!("struct ", stringify!($rust));
+            v.push((format!("sizeof({c})"), size_of::<abi::$rust>()));
+            v.push((format!("_Alignof({c})"), align_of::<abi::$rust>()));
+            $( v.push((
+                format!("offsetof({c}, {})", layouts!(@name $f $($cf)?)),
+                offset_of!(abi::$rust, $f),
+            )); )*
+        )*
+        v
+    }};
+    (@name $f:ident) => { stringify!($f) };
+    (@name $f:ident $cf:ident) => { stringify!($cf) };
+}
+
+fn expected() -> Vec<(String, usize)> {
+    let mut v = layouts! {
+        hvm_start_info { magic, version, flags, nr_modules, modlist_paddr, cmdline_paddr,
+            rsdp_paddr, memmap_paddr, memmap_entries, reserved }
+        hvm_memmap_table_entry { addr, size, type_ as type, reserved }
+        vcpu_time_info { version, pad0, tsc_timestamp, system_time, tsc_to_system_mul,
+            tsc_shift, flags, pad1 }
+        arch_vcpu_info { cr2, pad }
+        vcpu_info { evtchn_upcall_pending, evtchn_upcall_mask, evtchn_pending_sel, arch, time }
+        arch_shared_info { max_pfn, pfn_to_mfn_frame_list_list, nmi_reason, p2m_cr3, p2m_vaddr,
+            p2m_generation }
+        shared_info { vcpu_info, evtchn_pending, evtchn_mask, wc_version, wc_sec, wc_nsec,
+            wc_sec_hi, arch }
+        xen_hvm_param { domid, pad, index, value }
+        xen_add_to_physmap { domid, size, space, idx, gpfn }
+        sched_shutdown { reason }
+        evtchn_send { port }
+    };
+    let consts: &[(&str, usize)] = &[
+        ("DOMID_SELF", abi::DOMID_SELF as usize),
+        ("XEN_ELFNOTE_PHYS32_ENTRY", abi::XEN_ELFNOTE_PHYS32_ENTRY as usize),
+        ("XEN_HVM_START_MAGIC_VALUE", abi::XEN_HVM_START_MAGIC_VALUE as usize),
+        ("XEN_HVM_MEMMAP_TYPE_RAM", abi::XEN_HVM_MEMMAP_TYPE_RAM as usize),
+        ("__HYPERVISOR_memory_op", abi::HYPERVISOR_MEMORY_OP),
+        ("__HYPERVISOR_xen_version", abi::HYPERVISOR_XEN_VERSION),
+        ("__HYPERVISOR_console_io", abi::HYPERVISOR_CONSOLE_IO),
+        ("__HYPERVISOR_sched_op", abi::HYPERVISOR_SCHED_OP),
+        ("__HYPERVISOR_event_channel_op", abi::HYPERVISOR_EVENT_CHANNEL_OP),
+        ("__HYPERVISOR_hvm_op", abi::HYPERVISOR_HVM_OP),
+        ("XEN_LEGACY_MAX_VCPUS", abi::XEN_LEGACY_MAX_VCPUS),
+        ("HVMOP_set_param", abi::HVMOP_SET_PARAM),
+        ("HVMOP_get_param", abi::HVMOP_GET_PARAM),
+        ("HVM_PARAM_CALLBACK_IRQ", abi::HVM_PARAM_CALLBACK_IRQ as usize),
+        ("HVM_PARAM_STORE_PFN", abi::HVM_PARAM_STORE_PFN as usize),
+        ("HVM_PARAM_STORE_EVTCHN", abi::HVM_PARAM_STORE_EVTCHN as usize),
+        ("HVM_PARAM_CONSOLE_PFN", abi::HVM_PARAM_CONSOLE_PFN as usize),
+        ("HVM_PARAM_CONSOLE_EVTCHN", abi::HVM_PARAM_CONSOLE_EVTCHN as usize),
+        ("XENMEM_add_to_physmap", abi::XENMEM_ADD_TO_PHYSMAP),
+        ("XENMAPSPACE_shared_info", abi::XENMAPSPACE_SHARED_INFO as usize),
+        ("XENMAPSPACE_grant_table", abi::XENMAPSPACE_GRANT_TABLE as usize),
+        ("SCHEDOP_yield", abi::SCHEDOP_YIELD),
+        ("SCHEDOP_block", abi::SCHEDOP_BLOCK),
+        ("SCHEDOP_shutdown", abi::SCHEDOP_SHUTDOWN),
+        ("SHUTDOWN_poweroff", abi::SHUTDOWN_POWEROFF as usize),
+        ("SHUTDOWN_reboot", abi::SHUTDOWN_REBOOT as usize),
+        ("SHUTDOWN_crash", abi::SHUTDOWN_CRASH as usize),
+        ("EVTCHNOP_send", abi::EVTCHNOP_SEND),
+        ("CONSOLEIO_write", abi::CONSOLEIO_WRITE),
+        // devices::console reaches the console page by offset.
+        ("sizeof(struct xencons_interface)", devices::console::INTERFACE_SIZE),
+        ("offsetof(struct xencons_interface, in)", devices::console::OFF_IN),
+        ("offsetof(struct xencons_interface, out)", devices::console::OFF_OUT),
+        ("offsetof(struct xencons_interface, in_cons)", devices::console::OFF_IN_CONS),
+        ("offsetof(struct xencons_interface, in_prod)", devices::console::OFF_IN_PROD),
+        ("offsetof(struct xencons_interface, out_cons)", devices::console::OFF_OUT_CONS),
+        ("offsetof(struct xencons_interface, out_prod)", devices::console::OFF_OUT_PROD),
+        ("sizeof(((struct xencons_interface *)0)->in)", devices::console::IN_SIZE as usize),
+        ("sizeof(((struct xencons_interface *)0)->out)", devices::console::OUT_SIZE as usize),
+    ];
+    v.extend(consts.iter().map(|&(c, r)| (c.to_string(), r)));
+    v
+}
+
+const HEADERS: &[&str] = &[
+    "xen/xen.h",
+    "xen/elfnote.h",
+    "xen/arch-x86/hvm/start_info.h",
+    "xen/hvm/hvm_op.h",
+    "xen/hvm/params.h",
+    "xen/memory.h",
+    "xen/sched.h",
+    "xen/event_channel.h",
+    "xen/io/console.h",
+];
+
+/// Compiles and runs a C program printing every expression's value, one per line.
+fn c_values(exprs: &[&str]) -> Vec<usize> {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("abi_layout");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut src = String::from("#include <stddef.h>\n#include <stdint.h>\n#include <stdio.h>\n");
+    for h in HEADERS {
+        src += &format!("#include <{h}>\n");
+    }
+    src += "int main(void) {\n";
+    for e in exprs {
+        src += &format!("    printf(\"%llu\\n\", (unsigned long long)({e}));\n");
+    }
+    src += "    return 0;\n}\n";
+    let c = dir.join("layout.c");
+    let exe = dir.join("layout");
+    std::fs::write(&c, src).unwrap();
+    let out =
+        Command::new("cc").arg("-std=gnu11").arg("-o").arg(&exe).arg(&c).output().expect("run cc");
+    assert!(
+        out.status.success(),
+        "compiling against Xen's public headers failed (is libxen-dev installed? \
+         /usr/include/xen/arch-x86/hvm/start_info.h must exist):\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(&exe).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().lines().map(|l| l.parse().unwrap()).collect()
+}
+
+#[test]
+fn rust_abi_matches_xen_public_headers() {
+    let expected = expected();
+    let exprs: Vec<&str> = expected.iter().map(|(e, _)| e.as_str()).collect();
+    let c = c_values(&exprs);
+    assert_eq!(c.len(), expected.len());
+    let wrong: Vec<String> = expected
+        .iter()
+        .zip(&c)
+        .filter(|((_, rust), c)| rust != *c)
+        .map(|((e, rust), c)| format!("{e}: C says {c}, Rust has {rust}"))
+        .collect();
+    assert!(wrong.is_empty(), "ABI mismatches:\n{}", wrong.join("\n"));
+    assert!(expected.len() > 80, "checked only {} items", expected.len());
+}
