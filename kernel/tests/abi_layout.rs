@@ -104,7 +104,11 @@ const HEADERS: &[&str] = &[
 fn c_values(exprs: &[&str]) -> Vec<usize> {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("abi_layout");
     std::fs::create_dir_all(&dir).unwrap();
-    let mut src = String::from("#include <stddef.h>\n#include <stdint.h>\n#include <stdio.h>\n");
+    // The current interface (as a guest built today sees it), not the 0x0 compatibility one.
+    let mut src = String::from(
+        "#define __XEN_INTERFACE_VERSION__ __XEN_LATEST_INTERFACE_VERSION__\n\
+         #include <stddef.h>\n#include <stdint.h>\n#include <stdio.h>\n",
+    );
     for h in HEADERS {
         src += &format!("#include <{h}>\n");
     }
