@@ -22,6 +22,24 @@ pub trait SharedMem {
     fn write(&self, offset: usize, data: &[u8]);
 }
 
+impl<T: SharedMem + ?Sized> SharedMem for &T {
+    fn size(&self) -> usize {
+        (**self).size()
+    }
+    fn load_u32(&self, offset: usize) -> u32 {
+        (**self).load_u32(offset)
+    }
+    fn store_u32(&self, offset: usize, value: u32) {
+        (**self).store_u32(offset, value)
+    }
+    fn read(&self, offset: usize, buf: &mut [u8]) {
+        (**self).read(offset, buf)
+    }
+    fn write(&self, offset: usize, data: &[u8]) {
+        (**self).write(offset, data)
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! A heap-backed [`SharedMem`] for host tests; the test plays the other domain by
@@ -56,23 +74,5 @@ pub(crate) mod testing {
         fn write(&self, offset: usize, data: &[u8]) {
             self.0.lock().unwrap()[offset..offset + data.len()].copy_from_slice(data);
         }
-    }
-}
-
-impl<T: SharedMem + ?Sized> SharedMem for &T {
-    fn size(&self) -> usize {
-        (**self).size()
-    }
-    fn load_u32(&self, offset: usize) -> u32 {
-        (**self).load_u32(offset)
-    }
-    fn store_u32(&self, offset: usize, value: u32) {
-        (**self).store_u32(offset, value)
-    }
-    fn read(&self, offset: usize, buf: &mut [u8]) {
-        (**self).read(offset, buf)
-    }
-    fn write(&self, offset: usize, data: &[u8]) {
-        (**self).write(offset, data)
     }
 }

@@ -73,6 +73,7 @@ pub fn usable_ram(memmap: &[hvm_memmap_table_entry], reserved: &[Range<u64>]) ->
 }
 
 #[cfg(test)]
+#[allow(clippy::single_range_in_vec_init)] // one reserved range is the common case
 mod tests {
     use super::*;
     use std::vec::Vec;

@@ -40,14 +40,14 @@ impl SharedMem for SharedPage {
     }
 
     fn load_u32(&self, offset: usize) -> u32 {
-        assert!(offset % 4 == 0);
+        assert!(offset.is_multiple_of(4));
         let p = self.at(offset, 4).cast::<AtomicU32>();
         // SAFETY: in range and 4-aligned (the base is page-aligned); AtomicU32 has u32's layout.
         unsafe { (*p).load(Ordering::Acquire) }
     }
 
     fn store_u32(&self, offset: usize, value: u32) {
-        assert!(offset % 4 == 0);
+        assert!(offset.is_multiple_of(4));
         let p = self.at(offset, 4).cast::<AtomicU32>();
         // SAFETY: as in load_u32.
         unsafe { (*p).store(value, Ordering::Release) }

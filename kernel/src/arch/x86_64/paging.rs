@@ -123,14 +123,14 @@ unsafe fn map(root: u64, range: Range<u64>, access: Access) {
             let Some(pdpt) = next_level(pml4e) else { unreachable!() };
             let Some(pd) = next_level(pdpt.add(idx(2))) else { unreachable!() };
             let pde = pd.add(idx(1));
-            if a % HUGE_SIZE == 0 && a + HUGE_SIZE <= range.end && *pde & PRESENT == 0 {
+            if a.is_multiple_of(HUGE_SIZE) && a + HUGE_SIZE <= range.end && *pde & PRESENT == 0 {
                 *pde = a | HUGE | access.bits();
                 a += HUGE_SIZE;
                 continue;
             }
-            match next_level(pde) {
-                Some(pt) => *pt.add(idx(0)) = a | access.bits(),
-                None => {} // inside a 2 MiB page mapped earlier
+            // None: inside a 2 MiB page mapped earlier.
+            if let Some(pt) = next_level(pde) {
+                *pt.add(idx(0)) = a | access.bits();
             }
         }
         a += PAGE_SIZE;

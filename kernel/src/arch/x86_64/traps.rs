@@ -69,9 +69,9 @@ const EMPTY_GATE: Gate = Gate {
 
 static mut IDT: [Gate; 256] = [EMPTY_GATE; 256];
 
-/// Installs `handler` (an entry stub) at `vector` as a present, DPL 0 interrupt gate.
-fn set_gate(idt: &mut [Gate; 256], vector: usize, handler: u64, ist: u8) {
-    idt[vector] = Gate {
+/// A present, DPL 0 interrupt gate to `handler` (an entry stub).
+fn gate(handler: u64, ist: u8) -> Gate {
+    Gate {
         offset_low: handler as u16,
         selector: gdt::KERNEL_CS,
         ist,
@@ -79,7 +79,7 @@ fn set_gate(idt: &mut [Gate; 256], vector: usize, handler: u64, ist: u8) {
         offset_mid: (handler >> 16) as u16,
         offset_high: (handler >> 32) as u32,
         reserved: 0,
-    };
+    }
 }
 
 #[repr(C, packed)]
@@ -93,18 +93,17 @@ pub fn init() {
     // the IDT; the stubs are the entry points of traps.S, which build a TrapFrame and return
     // with iretq; the IDT is a static that lives for the whole run.
     unsafe {
-        let idt = &mut *(&raw mut IDT);
-        let stubs = &*(&raw const trap_stubs);
-        for (vector, &stub) in stubs.iter().enumerate() {
+        let idt = (&raw mut IDT).cast::<Gate>();
+        let stubs = (&raw const trap_stubs).read();
+        for (vector, stub) in stubs.into_iter().enumerate() {
             let ist = match vector {
                 2 | 8 | 18 => gdt::IST_FATAL,
                 14 => gdt::IST_PAGE_FAULT,
                 _ => 0,
             };
-            set_gate(idt, vector, stub, ist);
+            idt.add(vector).write(gate(stub, ist));
         }
-        let ptr =
-            Pointer { limit: (size_of::<[Gate; 256]>() - 1) as u16, base: idt.as_ptr() as u64 };
+        let ptr = Pointer { limit: (size_of::<[Gate; 256]>() - 1) as u16, base: idt as u64 };
         asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack));
     }
 }
@@ -193,7 +192,7 @@ fn dump(f: &TrapFrame) {
 pub fn backtrace(mut rbp: u64) {
     crate::console::emergency(format_args!("backtrace:"));
     for _ in 0..32 {
-        if rbp % 8 != 0 || !paging::on_boot_stack(rbp, 16) {
+        if !rbp.is_multiple_of(8) || !paging::on_boot_stack(rbp, 16) {
             break;
         }
         // SAFETY: rbp is 8-aligned and [rbp, rbp + 16) lies on the mapped boot stack, so both

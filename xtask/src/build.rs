@@ -1,0 +1,123 @@
+//! Building an application crate into a PVH image: `cargo build` for x86_64-unknown-none
+//! with the static relocation model and the runtime's linker script.
+
+use crate::util;
+use anyhow::{bail, Context, Result};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+pub const TARGET: &str = "x86_64-unknown-none";
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub package: String,
+    pub release: bool,
+}
+
+impl Options {
+    pub fn new(package: &str) -> Self {
+        Options { package: package.to_string(), release: true }
+    }
+
+    pub fn parse(args: &[String]) -> Result<Self> {
+        let mut opts = Options::new("app-example");
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "-p" | "--package" => {
+                    opts.package = it.next().context("-p needs a package name")?.clone();
+                }
+                "--debug" => opts.release = false,
+                "--release" => opts.release = true,
+                other => bail!("unknown option {other:?} for build (try: -p APP, --debug)"),
+            }
+        }
+        Ok(opts)
+    }
+}
+
+/// A built image.
+#[derive(Debug, Clone)]
+pub struct Image {
+    pub package: String,
+    pub path: PathBuf,
+}
+
+impl Image {
+    /// Prints where the image is and how big it is.
+    pub fn describe(&self) -> Result<()> {
+        let bytes = std::fs::metadata(&self.path)?.len();
+        print!("{}: {} ({} bytes", self.package, self.path.display(), bytes);
+        match stripped_size(&self.path) {
+            Ok(s) => println!(", {s} stripped)"),
+            Err(e) => println!("; stripped size unknown: {e:#})"),
+        }
+        Ok(())
+    }
+}
+
+/// `-C` flags every image is built with.
+fn rustflags() -> Vec<String> {
+    let script = util::root().join("linker/pvh.ld");
+    vec![
+        // Loaded at its link address and never relocated: no PIE, no GOT indirection.
+        "-Crelocation-model=static".into(),
+        // Frame pointers make the crash reports' backtraces possible.
+        "-Cforce-frame-pointers=yes".into(),
+        format!("-Clink-arg=-T{}", script.display()),
+    ]
+}
+
+/// Builds `opts.package` for the PVH target and returns the image.
+pub fn build(opts: &Options) -> Result<Image> {
+    let mut cmd = util::cargo();
+    cmd.current_dir(util::root())
+        .args(["build", "--target", TARGET, "-p", &opts.package])
+        .args(["--message-format", "json-render-diagnostics"]);
+    if opts.release {
+        cmd.arg("--release");
+    }
+    // CARGO_ENCODED_RUSTFLAGS applies to the target only (build scripts keep theirs) and wins
+    // over a RUSTFLAGS the user may have set.
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", rustflags().join("\x1f")).env_remove("RUSTFLAGS");
+    cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = cmd.spawn().context("could not run cargo")?;
+    let mut path = None;
+    for line in std::io::BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line?;
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        if msg["reason"] == "compiler-artifact"
+            && msg["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "bin"))
+            && msg["target"]["name"] == opts.package.as_str()
+        {
+            if let Some(exe) = msg["executable"].as_str() {
+                path = Some(PathBuf::from(exe));
+            }
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        bail!("building {} failed", opts.package);
+    }
+    let path = path.with_context(|| format!("cargo built no binary named {}", opts.package))?;
+    Ok(Image { package: opts.package.clone(), path })
+}
+
+/// Size of the image without symbols (what a deployment needs), via binutils' `strip`.
+pub fn stripped_size(path: &Path) -> Result<u64> {
+    let out = path.with_extension("stripped");
+    let status = Command::new("strip")
+        .arg("--strip-all")
+        .arg("-o")
+        .arg(&out)
+        .arg(path)
+        .status()
+        .context("running strip (binutils)")?;
+    if !status.success() {
+        bail!("strip failed");
+    }
+    let size = std::fs::metadata(&out)?.len();
+    std::fs::remove_file(&out)?;
+    Ok(size)
+}

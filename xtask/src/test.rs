@@ -1,0 +1,186 @@
+//! `cargo xtask test`: every test of the project, with one summary line per test.
+//!
+//! 1. host tests: `cargo test` over the host-testable crates (protocols, ABI layouts, xtask);
+//! 2. plain-QEMU boot tests: images boot without Xen; output and exit checked.
+
+use crate::build::{self, Image};
+use crate::qemu::{self, Exit};
+use crate::util;
+use anyhow::Result;
+use std::time::{Duration, Instant};
+
+/// One plain-QEMU boot: the image, its command line, what its output must contain and how
+/// it must end.
+struct BootCase {
+    name: &'static str,
+    package: &'static str,
+    cmdline: &'static str,
+    expect: &'static [&'static str],
+    exit: Exit,
+}
+
+const BOOT_CASES: &[BootCase] = &[
+    BootCase {
+        name: "hello",
+        package: "app-example",
+        cmdline: "",
+        expect: &["Hello from app-example", "main returned: powering off"],
+        exit: Exit::Poweroff,
+    },
+    BootCase {
+        name: "log-level-from-cmdline",
+        package: "app-example",
+        cmdline: "log=debug",
+        expect: &["[DEBUG kernel::runtime] command line: \"log=debug\""],
+        exit: Exit::Poweroff,
+    },
+    BootCase {
+        name: "heap",
+        package: "testapp",
+        cmdline: "test=heap",
+        expect: &["testapp: heap ok 2417500 33554432"],
+        exit: Exit::Poweroff,
+    },
+    BootCase {
+        name: "panic-crashes",
+        package: "testapp",
+        cmdline: "test=panic",
+        expect: &["panic: testapp: deliberate panic at testapp/src/main.rs:", "backtrace:"],
+        exit: Exit::Crash,
+    },
+    BootCase {
+        name: "page-fault-crashes",
+        package: "testapp",
+        cmdline: "test=page-fault",
+        expect: &[
+            "CPU exception: page fault (#PF), vector 14",
+            "page fault at address 0x00007eadbeef0000: not present, read",
+            "rip 0x",
+        ],
+        exit: Exit::Crash,
+    },
+    BootCase {
+        name: "null-page-unmapped",
+        package: "testapp",
+        cmdline: "test=null",
+        expect: &["page fault at address 0x0000000000000008: not present, read"],
+        exit: Exit::Crash,
+    },
+    BootCase {
+        name: "text-not-writable",
+        package: "testapp",
+        cmdline: "test=write-text",
+        expect: &["protection violation, write"],
+        exit: Exit::Crash,
+    },
+    BootCase {
+        name: "data-not-executable",
+        package: "testapp",
+        cmdline: "test=exec-data",
+        expect: &["protection violation, instruction fetch"],
+        exit: Exit::Crash,
+    },
+    BootCase {
+        name: "stack-overflow-hits-guard",
+        package: "testapp",
+        cmdline: "test=stack-overflow",
+        expect: &["the boot stack's guard page: stack overflow"],
+        exit: Exit::Crash,
+    },
+];
+
+const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[derive(Default)]
+struct Summary {
+    passed: Vec<String>,
+    failed: Vec<String>,
+}
+
+impl Summary {
+    fn record(&mut self, kind: &str, name: &str, started: Instant, result: Result<(), String>) {
+        let line = match &result {
+            Ok(()) => format!("{kind} {name}: ok ({:.1} s)", started.elapsed().as_secs_f64()),
+            Err(why) => format!("{kind} {name}: FAILED: {why}"),
+        };
+        println!("{line}");
+        match result {
+            Ok(()) => self.passed.push(line),
+            Err(_) => self.failed.push(line),
+        }
+    }
+}
+
+pub fn run() -> Result<bool> {
+    let mut summary = Summary::default();
+
+    println!("== host tests: cargo test");
+    let t = Instant::now();
+    let host = util::run(util::cargo().current_dir(util::root()).arg("test"));
+    summary.record("host", "cargo-test", t, host.map_err(|e| format!("{e:#}")));
+
+    println!("== plain-QEMU boot tests");
+    let mut images: Vec<Image> = Vec::new();
+    for package in ["app-example", "testapp"] {
+        let image = build::build(&build::Options::new(package))?;
+        image.describe()?;
+        images.push(image);
+    }
+    let mut boot_cycles = None;
+    for case in BOOT_CASES {
+        let t = Instant::now();
+        let image = images.iter().find(|i| i.package == case.package).expect("image built");
+        let result = qemu::boot(&image.path, case.cmdline, BOOT_TIMEOUT)
+            .map_err(|e| format!("{e:#}"))
+            .and_then(|run| {
+                if case.name == "hello" {
+                    boot_cycles = boot_figure(&run.output);
+                }
+                check(case, &run)
+            });
+        summary.record("qemu", case.name, t, result);
+    }
+
+    println!("== figures");
+    if let Some(image) = images.iter().find(|i| i.package == "app-example") {
+        image.describe()?;
+    }
+    match boot_cycles {
+        Some(c) => println!("plain-QEMU boot, first instruction to main: {c} TSC cycles"),
+        None => println!("plain-QEMU boot cycles: not reported"),
+    }
+
+    println!("== summary: {} passed, {} failed", summary.passed.len(), summary.failed.len());
+    for line in &summary.failed {
+        println!("{line}");
+    }
+    Ok(summary.failed.is_empty())
+}
+
+fn check(case: &BootCase, run: &qemu::Run) -> Result<(), String> {
+    let missing: Vec<&str> =
+        case.expect.iter().copied().filter(|e| !run.output.contains(e)).collect();
+    let problem = if run.exit != case.exit {
+        Some(format!("ended {:?}, expected {:?}", run.exit, case.exit))
+    } else if !missing.is_empty() {
+        Some(format!("output lacks {missing:?}"))
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(p) => {
+            let tail: Vec<&str> = run.output.lines().rev().take(30).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            Err(format!("{p}; output (last lines):\n    {}", tail.join("\n    ")))
+        }
+    }
+}
+
+/// The runtime's "boot: N TSC cycles from first instruction to main" figure.
+fn boot_figure(output: &str) -> Option<u64> {
+    output.lines().find_map(|l| {
+        let rest = l.split("boot: ").nth(1)?;
+        rest.split_whitespace().next()?.parse().ok()
+    })
+}
