@@ -7,8 +7,10 @@
 
 mod build;
 mod qemu;
+mod rig;
 mod test;
 mod util;
+mod xl;
 
 use anyhow::{bail, Result};
 use std::process::ExitCode;
@@ -18,7 +20,10 @@ cargo xtask <command> [options]
 
 commands:
   build [-p APP] [--debug]  build APP (default app-example) into a PVH image and print its path
-  test                      run every test: host tests, plain-QEMU boot tests
+  test                      run every test: host tests, plain-QEMU boot tests, and the
+                            end-to-end tests under real Xen in the emulated machine
+  rig build                 build (or reuse) the emulated Xen machine's boot files
+  rig shell                 boot the emulated Xen machine with an interactive dom0 shell
   help                      this text
 ";
 
@@ -52,6 +57,19 @@ fn run(args: &[String]) -> Result<bool> {
             }
             test::run()
         }
+        "rig" => match rest.first().map(String::as_str) {
+            Some("build") => {
+                rig::build()?;
+                Ok(true)
+            }
+            Some("shell") => {
+                let files = rig::build()?;
+                let how = rig::Boot { exchange: None, timeout: std::time::Duration::from_secs(0) };
+                rig::boot(&files, &how, &rig::dir().join("shell-serial.log"))?;
+                Ok(true)
+            }
+            _ => bail!("usage: cargo xtask rig build|shell"),
+        },
         "help" | "-h" | "--help" => {
             print!("{HELP}");
             Ok(true)

@@ -1,0 +1,65 @@
+#!/bin/sh
+# /init of the emulated Xen machine's dom0 (busybox sh). Brings up the Xen toolstack, then
+# either runs the test plan from the exchange disk and powers off, or (rig.mode=shell)
+# gives an interactive shell. Lines starting with "@@rig " are read by the host.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin
+export HOME=/root TERM=linux
+say() { echo "@@rig $*"; }
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm
+mount -t devpts devpts /dev/pts
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /run/xen /run/xenstored /run/xen-hotplug /var/log/xen/console /var/lib/xen /out /work
+say "dom0-init $(cut -d' ' -f1 /proc/uptime)"
+
+mode=plan
+watchdog=1800
+for w in $(cat /proc/cmdline); do
+  case $w in
+    rig.mode=*) mode=${w#rig.mode=} ;;
+    rig.watchdog=*) watchdog=${w#rig.watchdog=} ;;
+  esac
+done
+# A hung plan must not hang the host: power off after the watchdog's seconds.
+if [ "$mode" = plan ]; then
+  (sleep "$watchdog"; say "watchdog: plan still running after ${watchdog}s, powering off"; poweroff -f) &
+fi
+
+# One module per line, with its parameters, dependencies first.
+while read -r m params; do
+  insmod "/lib/modules/$m" $params || say "error: insmod $m failed"
+done < /etc/rig/modules.list
+mkdir -p /proc/xen
+mount -t xenfs xenfs /proc/xen
+xenstored --pid-file /run/xenstored.pid
+xen-init-dom0 >/dev/null 2>&1 || say "error: xen-init-dom0 failed"
+xenconsoled --log=guest --log-dir=/var/log/xen/console --pid-file=/run/xenconsoled.pid
+brctl addbr xenbr0
+ip addr add 10.0.0.1/24 dev xenbr0
+ip link set xenbr0 up
+ip link set lo up
+say "dom0-up $(cut -d' ' -f1 /proc/uptime)"
+
+if [ "$mode" = shell ]; then
+  echo "dom0 of the emulated Xen machine: xl, xenstore-*, brctl; xenbr0 is 10.0.0.1/24."
+  echo "Guest consoles are logged in /var/log/xen/console. 'poweroff -f' ends the machine."
+  [ -b /dev/vda ] && tar -xf /dev/vda -C /work 2>/dev/null && echo "The exchange disk is unpacked in /work."
+  setsid cttyhack sh -l
+  poweroff -f
+fi
+
+if tar -xf /dev/vda -C /work; then
+  . /etc/rig/lib.sh
+  say "plan-start $(cut -d' ' -f1 /proc/uptime)"
+  ( cd /work && . ./plan.sh ) 2>&1 | sed 's/^/plan: /'
+  say "plan-end $(cut -d' ' -f1 /proc/uptime)"
+  cut -d' ' -f1 /proc/uptime > /out/.complete
+  tar -cf /dev/vda -C /out . && sync && say "results-written"
+else
+  say "error: no exchange disk (/dev/vda) with a plan"
+fi
+poweroff -f

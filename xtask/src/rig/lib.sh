@@ -1,0 +1,78 @@
+# Functions for test plans run in dom0 (sourced by /init). A plan starts guests with
+# `xl create`, waits for their output or their end, runs dom0-side commands against them,
+# and leaves everything the host checks under /out/<guest>/.
+
+now() { cut -d' ' -f1 /proc/uptime; }
+console_log() { echo "/var/log/xen/console/guest-$1.log"; }
+
+# rig_create NAME CFG: xl create, with the times of creation and of the first console output.
+rig_create() {
+  local o=/out/$1
+  mkdir -p "$o"
+  now > "$o/t_create"
+  say "guest $1 create"
+  (
+    i=0
+    while [ ! -s "$(console_log "$1")" ] && [ $i -lt 6000 ]; do sleep 0.05; i=$((i + 1)); done
+    [ -s "$(console_log "$1")" ] && now > "$o/t_first_output"
+  ) &
+  xl create "$2" > "$o/create.log" 2>&1
+  echo $? > "$o/create.rc"
+  now > "$o/t_created"
+}
+
+# rig_wait_output NAME TEXT SECONDS: waits until the console shows TEXT.
+rig_wait_output() {
+  local i=0 max=$(($3 * 10))
+  while ! grep -qF -- "$2" "$(console_log "$1")" 2>/dev/null; do
+    if [ $i -ge $max ]; then
+      echo "$2" >> "/out/$1/missing_output"
+      say "guest $1: no \"$2\" after $3 s"
+      return 1
+    fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+}
+
+# rig_dom0 NAME STEP COMMAND: runs COMMAND in dom0; output and exit code under /out/NAME.
+rig_dom0() {
+  sh -c "$3" > "/out/$1/dom0-$2.out" 2>&1
+  echo $? > "/out/$1/dom0-$2.rc"
+}
+
+# rig_wait_end NAME SECONDS: waits for the guest to shut down (on_* = "preserve" keeps it
+# listed) and records why: the shutdown reason code, or "timeout" after an `xl destroy`.
+rig_wait_end() {
+  local line state i=0 max=$(($2 * 4))
+  while :; do
+    line=$(xl list -v "$1" 2>/dev/null | tail -n +2)
+    if [ -z "$line" ]; then
+      echo gone > "/out/$1/end"
+      break
+    fi
+    state=$(echo "$line" | awk '{print $5}')
+    case $state in
+      *s* | *c*)
+        echo "$line" | awk '{print $8}' > "/out/$1/end"
+        break
+        ;;
+    esac
+    if [ $i -ge $max ]; then
+      xl destroy "$1"
+      echo timeout > "/out/$1/end"
+      say "guest $1: destroyed after $2 s"
+      break
+    fi
+    sleep 0.25
+    i=$((i + 1))
+  done
+  now > "/out/$1/t_end"
+  say "guest $1 end $(cat "/out/$1/end")"
+}
+
+# rig_finish NAME: keeps the console log and removes the domain.
+rig_finish() {
+  xl destroy "$1" > /dev/null 2>&1
+  cp "$(console_log "$1")" "/out/$1/console" 2>/dev/null || : > "/out/$1/console"
+}

@@ -1,0 +1,20 @@
+#!/bin/busybox sh
+# /init of the Linux PVH yardstick guest. Command-line keys: rig.ip=ADDR/LEN configures eth0.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+echo "linux-guest: up $(cut -d' ' -f1 /proc/uptime)"
+for m in $(cat /etc/modules.list); do insmod "/lib/modules/$m"; done
+for w in $(cat /proc/cmdline); do
+  case $w in rig.ip=*) ip=${w#rig.ip=} ;; esac
+done
+i=0
+while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -n "$ip" ] && [ -e /sys/class/net/eth0 ]; then
+  ip link set eth0 up && ip addr add "$ip" dev eth0 && echo "linux-guest: eth0 $ip"
+fi
+[ -e /sys/block/xvda ] && echo "linux-guest: xvda $(cat /sys/block/xvda/size) sectors"
+echo "linux-guest: ready"
+while :; do sleep 3600; done
