@@ -56,6 +56,10 @@ fn main() {
                 big.iter().filter(|&&b| b == 0xa5).count()
             );
         }
+        "idle" => {
+            kernel::println!("testapp: idle");
+            selftest::idle_forever();
+        }
         "hang" => loop {
             core::hint::spin_loop();
         },

@@ -6,6 +6,7 @@
 //! ```
 
 mod build;
+mod e2e;
 mod qemu;
 mod rig;
 mod test;
@@ -20,7 +21,7 @@ cargo xtask <command> [options]
 
 commands:
   build [-p APP] [--debug]  build APP (default app-example) into a PVH image and print its path
-  test                      run every test: host tests, plain-QEMU boot tests, and the
+  test [host|qemu|e2e]...   run every test (or only the parts named): host tests, plain-QEMU boot tests, and the
                             end-to-end tests under real Xen in the emulated machine
   rig build                 build (or reuse) the emulated Xen machine's boot files
   rig shell                 boot the emulated Xen machine with an interactive dom0 shell
@@ -51,12 +52,7 @@ fn run(args: &[String]) -> Result<bool> {
             image.describe()?;
             Ok(true)
         }
-        "test" => {
-            if let Some(a) = rest.first() {
-                bail!("`cargo xtask test` takes no arguments (got {a:?})");
-            }
-            test::run()
-        }
+        "test" => test::run(test::Parts::parse(rest)?),
         "rig" => match rest.first().map(String::as_str) {
             Some("build") => {
                 rig::build()?;
@@ -64,7 +60,10 @@ fn run(args: &[String]) -> Result<bool> {
             }
             Some("shell") => {
                 let files = rig::build()?;
-                let how = rig::Boot { exchange: None, timeout: std::time::Duration::from_secs(0) };
+                // The last test run's exchange disk, if any, is unpacked in dom0's /work.
+                let last = rig::dir().join("run/exchange.img");
+                let exchange = last.exists().then_some(last);
+                let how = rig::Boot { exchange, shell: true, timeout: std::time::Duration::ZERO };
                 rig::boot(&files, &how, &rig::dir().join("shell-serial.log"))?;
                 Ok(true)
             }

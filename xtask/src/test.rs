@@ -1,7 +1,8 @@
 //! `cargo xtask test`: every test of the project, with one summary line per test.
 //!
 //! 1. host tests: `cargo test` over the host-testable crates (protocols, ABI layouts, xtask);
-//! 2. plain-QEMU boot tests: images boot without Xen; output and exit checked.
+//! 2. plain-QEMU boot tests: images boot without Xen; output and exit checked;
+//! 3. end-to-end tests: guests under real Xen in the emulated machine (one boot for all).
 
 use crate::build::{self, Image};
 use crate::qemu::{self, Exit};
@@ -99,8 +100,12 @@ struct Summary {
 
 impl Summary {
     fn record(&mut self, kind: &str, name: &str, started: Instant, result: Result<(), String>) {
+        self.record_secs(kind, name, started.elapsed().as_secs_f64(), result)
+    }
+
+    fn record_secs(&mut self, kind: &str, name: &str, secs: f64, result: Result<(), String>) {
         let line = match &result {
-            Ok(()) => format!("{kind} {name}: ok ({:.1} s)", started.elapsed().as_secs_f64()),
+            Ok(()) => format!("{kind} {name}: ok ({secs:.1} s)"),
             Err(why) => format!("{kind} {name}: FAILED: {why}"),
         };
         println!("{line}");
@@ -111,15 +116,44 @@ impl Summary {
     }
 }
 
-pub fn run() -> Result<bool> {
+/// Which parts of the suite to run (all, unless a developer narrows it).
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    pub host: bool,
+    pub qemu: bool,
+    pub e2e: bool,
+}
+
+impl Parts {
+    pub const ALL: Parts = Parts { host: true, qemu: true, e2e: true };
+
+    pub fn parse(args: &[String]) -> Result<Parts> {
+        if args.is_empty() {
+            return Ok(Parts::ALL);
+        }
+        let mut p = Parts { host: false, qemu: false, e2e: false };
+        for a in args {
+            match a.as_str() {
+                "host" => p.host = true,
+                "qemu" => p.qemu = true,
+                "e2e" => p.e2e = true,
+                other => anyhow::bail!("unknown test part {other:?} (host, qemu, e2e)"),
+            }
+        }
+        Ok(p)
+    }
+}
+
+pub fn run(parts: Parts) -> Result<bool> {
     let mut summary = Summary::default();
 
-    println!("== host tests: cargo test");
-    let t = Instant::now();
-    let host = util::run(util::cargo().current_dir(util::root()).arg("test"));
-    summary.record("host", "cargo-test", t, host.map_err(|e| format!("{e:#}")));
+    if parts.host {
+        println!("== host tests: cargo test");
+        let t = Instant::now();
+        let host = util::run(util::cargo().current_dir(util::root()).arg("test"));
+        summary.record("host", "cargo-test", t, host.map_err(|e| format!("{e:#}")));
+    }
 
-    println!("== plain-QEMU boot tests");
     let mut images: Vec<Image> = Vec::new();
     for package in ["app-example", "testapp"] {
         let image = build::build(&build::Options::new(package))?;
@@ -127,7 +161,10 @@ pub fn run() -> Result<bool> {
         images.push(image);
     }
     let mut boot_cycles = None;
-    for case in BOOT_CASES {
+    if parts.qemu {
+        println!("== plain-QEMU boot tests");
+    }
+    for case in BOOT_CASES.iter().filter(|_| parts.qemu) {
         let t = Instant::now();
         let image = images.iter().find(|i| i.package == case.package).expect("image built");
         let result = qemu::boot(&image.path, case.cmdline, BOOT_TIMEOUT)
@@ -141,6 +178,18 @@ pub fn run() -> Result<bool> {
         summary.record("qemu", case.name, t, result);
     }
 
+    let mut e2e = None;
+    if parts.e2e {
+        println!("== end-to-end tests under Xen (emulated machine)");
+        let run = crate::e2e::run(&images, |name, secs, result| {
+            summary.record_secs("e2e", name, secs, result)
+        });
+        match run {
+            Ok(f) => e2e = Some(f),
+            Err(e) => summary.record("e2e", "machine", Instant::now(), Err(format!("{e:#}"))),
+        }
+    }
+
     println!("== figures");
     if let Some(image) = images.iter().find(|i| i.package == "app-example") {
         image.describe()?;
@@ -148,6 +197,21 @@ pub fn run() -> Result<bool> {
     match boot_cycles {
         Some(c) => println!("plain-QEMU boot, first instruction to main: {c} TSC cycles"),
         None => println!("plain-QEMU boot cycles: not reported"),
+    }
+    if let Some(f) = e2e {
+        println!(
+            "emulated machine: {:.0} s in all; dom0 up after {}",
+            f.machine_seconds,
+            f.dom0_up.map_or("?".into(), |s| format!("{s:.1} s"))
+        );
+        let s = |v: &Option<f64>| v.map_or("?".into(), |v| format!("{v:.2} s"));
+        for (guest, create, first) in &f.guests {
+            println!(
+                "guest {guest}: xl create took {}, first console output {} after it began",
+                s(create),
+                s(first)
+            );
+        }
     }
 
     println!("== summary: {} passed, {} failed", summary.passed.len(), summary.failed.len());

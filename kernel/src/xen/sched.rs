@@ -29,3 +29,9 @@ pub fn yield_now() {
     // SAFETY: SCHEDOP_yield takes no argument.
     unsafe { hypercall(abi::HYPERVISOR_SCHED_OP, abi::SCHEDOP_YIELD as u64, 0, 0, 0, 0) };
 }
+
+/// Blocks the vCPU until an event is pending for it.
+pub fn block() {
+    // SAFETY: SCHEDOP_block takes no argument.
+    unsafe { hypercall(abi::HYPERVISOR_SCHED_OP, abi::SCHEDOP_BLOCK as u64, 0, 0, 0, 0) };
+}

@@ -52,11 +52,15 @@ impl Modules {
         let mut by_name = BTreeMap::new();
         let mut stack = vec![modules_dir.join("kernel")];
         while let Some(dir) = stack.pop() {
-            for e in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+            for e in
+                std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+            {
                 let p = e?.path();
                 if p.is_dir() {
                     stack.push(p);
-                } else if let Some(n) = p.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".ko")) {
+                } else if let Some(n) =
+                    p.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".ko"))
+                {
                     by_name.insert(norm(n), p.strip_prefix(modules_dir)?.to_path_buf());
                 }
             }
@@ -77,7 +81,12 @@ impl Modules {
 
     /// `wanted` with their dependencies, each after what it depends on.
     fn closure(&self, wanted: &[&str]) -> Result<Vec<PathBuf>> {
-        fn visit(m: &Modules, name: &str, seen: &mut BTreeSet<String>, out: &mut Vec<PathBuf>) -> Result<()> {
+        fn visit(
+            m: &Modules,
+            name: &str,
+            seen: &mut BTreeSet<String>,
+            out: &mut Vec<PathBuf>,
+        ) -> Result<()> {
             if !seen.insert(name.to_string()) {
                 return Ok(());
             }
@@ -101,7 +110,13 @@ impl Modules {
 
 /// Copies the modules `wanted` needs under `root/lib/modules` and writes their load order
 /// to `list_file`.
-fn install_modules(x: &Path, kernel_version: &str, wanted: &[&str], root: &Path, list_file: &Path) -> Result<()> {
+fn install_modules(
+    x: &Path,
+    kernel_version: &str,
+    wanted: &[&str],
+    root: &Path,
+    list_file: &Path,
+) -> Result<()> {
     let modules = Modules::scan(&x.join("lib/modules").join(kernel_version))?;
     let order = modules.closure(wanted)?;
     let mut list = String::new();
@@ -162,16 +177,38 @@ pub fn pack(root: &Path, out: &Path) -> Result<()> {
         root.display(),
         out.display()
     );
-    util::run(Command::new("bash").arg("-c").arg(script)).context("packing initramfs (needs cpio, gzip)")
+    util::run(Command::new("bash").arg("-c").arg(script))
+        .context("packing initramfs (needs cpio, gzip)")
 }
 
 /// The dom0 root: everything under `root`, ready for [`pack`].
-pub fn dom0_root(x: &Path, kernel_version: &str, guest_kernel: &Path, guest_initrd: &Path, root: &Path) -> Result<()> {
+pub fn dom0_root(
+    x: &Path,
+    kernel_version: &str,
+    guest_kernel: &Path,
+    guest_initrd: &Path,
+    root: &Path,
+) -> Result<()> {
     mkdirs(
         root,
         &[
-            "bin", "sbin", "etc/rig", "proc", "sys", "dev", "run", "tmp", "var/log", "var/lib/xen",
-            "var/lib/xenstored", "root", "lib/modules", "usr/lib", "rig", "out", "work",
+            "bin",
+            "sbin",
+            "etc/rig",
+            "proc",
+            "sys",
+            "dev",
+            "run",
+            "tmp",
+            "var/log",
+            "var/lib/xen",
+            "var/lib/xenstored",
+            "root",
+            "lib/modules",
+            "usr/lib",
+            "rig",
+            "out",
+            "work",
         ],
     )?;
     install_busybox(x, root)?;

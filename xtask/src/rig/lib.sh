@@ -74,5 +74,6 @@ rig_wait_end() {
 # rig_finish NAME: keeps the console log and removes the domain.
 rig_finish() {
   xl destroy "$1" > /dev/null 2>&1
+  now > "/out/$1/t_done"
   cp "$(console_log "$1")" "/out/$1/console" 2>/dev/null || : > "/out/$1/console"
 }

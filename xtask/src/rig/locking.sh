@@ -1,15 +1,21 @@
-# Replacement for Xen's hotplug locking.sh in the emulated machine's dom0: the same
-# claim_lock/release_lock, with flock alone (Xen's checks the lock file with perl, which
-# this dom0 does not have).
+# Replacement for Xen's hotplug locking.sh in the emulated machine's dom0, which has neither
+# flock(1) nor perl: the same claim_lock/release_lock, made of an atomic mkdir. A lock held
+# for more than 60 s is taken to be stale (its holder died) and broken.
 LOCK_BASEDIR=/run/xen-hotplug
 
 claim_lock() {
+  local i=0
   mkdir -p "$LOCK_BASEDIR"
-  eval "exec 200>>$LOCK_BASEDIR/$1"
-  flock -x 200
+  while ! mkdir "$LOCK_BASEDIR/$1.lock" 2>/dev/null; do
+    i=$((i + 1))
+    if [ $i -ge 600 ]; then
+      rmdir "$LOCK_BASEDIR/$1.lock" 2>/dev/null
+      i=0
+    fi
+    sleep 0.1
+  done
 }
 
 release_lock() {
-  flock -u 200 2>/dev/null
-  eval "exec 200>&-"
+  rmdir "$LOCK_BASEDIR/$1.lock" 2>/dev/null
 }

@@ -35,7 +35,8 @@ pub fn dir() -> PathBuf {
 pub fn build() -> Result<Files> {
     let dir = dir();
     let out = dir.join("build");
-    let files = Files { xen: out.join("xen"), vmlinuz: out.join("vmlinuz"), dom0: out.join("dom0.img") };
+    let files =
+        Files { xen: out.join("xen"), vmlinuz: out.join("vmlinuz"), dom0: out.join("dom0.img") };
     eprintln!("rig: resolving Debian packages");
     let kernel = packages::kernel_package()?;
     let kver = kernel.strip_prefix("linux-image-").context("odd kernel package name")?.to_string();
@@ -95,8 +96,10 @@ pub fn build() -> Result<Files> {
 /// How the machine runs.
 #[derive(Debug, Clone)]
 pub struct Boot {
-    /// `None`: an interactive dom0 shell on the terminal.
+    /// The exchange disk: dom0 unpacks it to /work.
     pub exchange: Option<PathBuf>,
+    /// An interactive dom0 shell on the terminal instead of running a plan.
+    pub shell: bool,
     /// Kill QEMU after this long.
     pub timeout: Duration,
 }
@@ -126,9 +129,11 @@ fn qemu(files: &Files, mode: &str, timeout: Duration) -> Command {
         ])
         .arg("-initrd")
         .arg(format!(
-            "{} console=hvc0 earlyprintk=xen loglevel=4 rig.mode={mode} rig.watchdog={},{}",
+            "{} console=hvc0 earlyprintk=xen loglevel=4 rig.mode={mode} rig.watchdog={} rig.trace={},{}",
             files.vmlinuz.display(),
             timeout.as_secs(),
+            // RIG_TRACE=1 shows every command of the plan (`set -x`) in the serial log.
+            u8::from(std::env::var_os("RIG_TRACE").is_some_and(|v| v == "1")),
             files.dom0.display()
         ));
     cmd
@@ -137,23 +142,29 @@ fn qemu(files: &Files, mode: &str, timeout: Duration) -> Command {
 /// Boots the machine. With an exchange disk, dom0 runs the plan on it and powers off;
 /// progress lines are shown and the serial log kept in `log`.
 pub fn boot(files: &Files, how: &Boot, log: &Path) -> Result<Report> {
-    let Some(exchange) = &how.exchange else {
+    let attach = |cmd: &mut Command, disk: &Path| {
+        cmd.arg("-drive")
+            .arg(format!("file={},format=raw,if=none,id=xchg", disk.display()))
+            .args(["-device", "virtio-blk-pci,drive=xchg"]);
+    };
+    if how.shell {
         let mut cmd = qemu(files, "shell", how.timeout);
         cmd.args(["-serial", "mon:stdio"]);
+        if let Some(disk) = &how.exchange {
+            attach(&mut cmd, disk);
+        }
         eprintln!("rig: booting Xen and dom0 (about a minute); Ctrl-A X quits QEMU");
         util::run(&mut cmd)?;
         return Ok(Report::default());
-    };
+    }
+    let exchange = how.exchange.as_ref().context("a plan needs an exchange disk")?;
     let mut cmd = qemu(files, "plan", how.timeout);
-    cmd.args(["-serial", "stdio", "-monitor", "none"])
-        .arg("-drive")
-        .arg(format!("file={},format=raw,if=none,id=xchg", exchange.display()))
-        .args(["-device", "virtio-blk-pci,drive=xchg"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args(["-serial", "stdio", "-monitor", "none"]);
+    attach(&mut cmd, exchange);
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let start = Instant::now();
-    let mut child = cmd.spawn().context("could not start qemu-system-x86_64 (package qemu-system-x86)")?;
+    let mut child =
+        cmd.spawn().context("could not start qemu-system-x86_64 (package qemu-system-x86)")?;
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -200,7 +211,9 @@ pub fn boot(files: &Files, how: &Boot, log: &Path) -> Result<Report> {
         }
         if start.elapsed() > how.timeout + Duration::from_secs(60) {
             child.kill()?;
-            report.problems.push(format!("machine still running after {} s: killed", how.timeout.as_secs()));
+            report
+                .problems
+                .push(format!("machine still running after {} s: killed", how.timeout.as_secs()));
             break;
         }
     }
@@ -236,11 +249,18 @@ pub fn run_plan(plan: &plan::Plan, timeout: Duration) -> Result<(Report, PathBuf
     util::run(Command::new("tar").arg("-cf").arg(&exchange).arg("-C").arg(&work).arg("."))?;
     let size = (bytes * 2 + (64 << 20)).next_multiple_of(1 << 20);
     std::fs::File::options().write(true).open(&exchange)?.set_len(size)?;
-    let report = boot(&files, &Boot { exchange: Some(exchange.clone()), timeout }, &run.join("serial.log"))?;
+    let report = boot(
+        &files,
+        &Boot { exchange: Some(exchange.clone()), shell: false, timeout },
+        &run.join("serial.log"),
+    )?;
     if report.results_written {
         util::run(Command::new("tar").arg("-xf").arg(&exchange).arg("-C").arg(&out))?;
         if !out.join(".complete").exists() {
-            bail!("dom0 wrote no complete results (serial log: {})", run.join("serial.log").display());
+            bail!(
+                "dom0 wrote no complete results (serial log: {})",
+                run.join("serial.log").display()
+            );
         }
     }
     Ok((report, out))

@@ -80,7 +80,11 @@ pub fn file_names(packages: &BTreeSet<String>) -> Result<Vec<String>> {
     let names: Vec<String> =
         out.lines().filter_map(|l| l.split_whitespace().nth(1)).map(str::to_string).collect();
     if names.len() != packages.len() {
-        bail!("apt-get download --print-uris named {} files for {} packages", names.len(), packages.len());
+        bail!(
+            "apt-get download --print-uris named {} files for {} packages",
+            names.len(),
+            packages.len()
+        );
     }
     Ok(names)
 }

@@ -1,0 +1,196 @@
+//! The end-to-end suite: guests under real Xen in the emulated machine, all in one boot of
+//! it. Each test is a guest (or a few) with its steps and a check of what came back.
+
+use crate::build::Image;
+use crate::rig::plan::{Disk, End, Guest, GuestResult, Plan, Step};
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A test: the guest to run and how to judge its result.
+struct Test {
+    guest: Guest,
+    check: fn(&GuestResult) -> Result<(), String>,
+}
+
+fn image<'a>(images: &'a [Image], package: &str) -> &'a Path {
+    &images.iter().find(|i| i.package == package).expect("image built").path
+}
+
+fn expect_end(r: &GuestResult, end: End) -> Result<(), String> {
+    match &r.end {
+        Some(e) if *e == end => Ok(()),
+        Some(e) => Err(format!("ended {e:?}, expected {end:?}")),
+        None => Err(format!(
+            "no end recorded (xl create rc {:?}: {})",
+            r.create_rc,
+            r.create_log.trim()
+        )),
+    }
+}
+
+fn expect_console(r: &GuestResult, text: &str) -> Result<(), String> {
+    if r.console.contains(text) {
+        Ok(())
+    } else {
+        let tail: Vec<&str> =
+            r.console.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect();
+        Err(format!("console lacks {text:?}; console (last lines):\n    {}", tail.join("\n    ")))
+    }
+}
+
+fn expect_dom0(r: &GuestResult, step: &str, rc: i32, text: &str) -> Result<(), String> {
+    match r.dom0.get(step) {
+        None => Err(format!("dom0 step {step} did not run")),
+        Some((got, out)) if *got != rc || !out.contains(text) => Err(format!(
+            "dom0 step {step}: exit {got} (expected {rc}), output lacks {text:?}:\n    {}",
+            out.trim().replace('\n', "\n    ")
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A disk image of `mib` MiB whose every 512-byte sector starts with its number.
+fn pattern_disk(path: &Path, mib: u64) -> Result<PathBuf> {
+    let mut data = vec![0u8; (mib << 20) as usize];
+    for (i, sector) in data.chunks_mut(512).enumerate() {
+        sector[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    }
+    std::fs::write(path, data)?;
+    Ok(path.to_path_buf())
+}
+
+/// `xenstore-read` of a backend's state node, by the guest's `$DOMID`.
+fn backend_state(kind: &str, dev: &str) -> String {
+    format!("xenstore-read /local/domain/0/backend/{kind}/$DOMID/{dev}/state")
+}
+
+fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
+    let app = image(images, "app-example");
+    let testapp = image(images, "testapp");
+    let disk_linux = pattern_disk(&scratch.join("linux.img"), 16)?;
+    let disk_ours = pattern_disk(&scratch.join("ours.img"), 16)?;
+    let disk =
+        |file: &PathBuf| Disk { host_file: file.clone(), vdev: "xvda".into(), writable: true };
+
+    let hello = Test {
+        guest: Guest::ours("hello", app, "").step(Step::WaitEnd(90)),
+        check: |r| {
+            expect_end(r, End::Poweroff)?;
+            expect_console(r, "Hello from app-example")?;
+            expect_console(r, "Xen 4.17, PVH guest")
+        },
+    };
+    let panic = Test {
+        guest: Guest::ours("panic", testapp, "test=panic").step(Step::WaitEnd(90)),
+        check: |r| {
+            expect_end(r, End::Crash)?;
+            expect_console(r, "panic: testapp: deliberate panic at testapp/src/main.rs")
+        },
+    };
+    let page_fault = Test {
+        guest: Guest::ours("page-fault", testapp, "test=page-fault").step(Step::WaitEnd(90)),
+        check: |r| {
+            expect_end(r, End::Crash)?;
+            expect_console(r, "page fault at address 0x00007eadbeef0000: not present, read")
+        },
+    };
+    let hang = Test {
+        guest: Guest::ours("hang", testapp, "test=hang")
+            .step(Step::WaitOutput("testapp: running hang".into(), 90))
+            .step(Step::WaitEnd(10)),
+        check: |r| {
+            expect_console(r, "testapp: running hang")?;
+            expect_end(r, End::Timeout)
+        },
+    };
+    let mut linux = Guest::linux("linux", "rig.ip=10.0.0.2/24");
+    linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:02".into());
+    linux.disks.push(disk(&disk_linux));
+    let linux = Test {
+        guest: linux
+            .step(Step::WaitOutput("linux-guest: ready".into(), 180))
+            .step(Step::Dom0("ping".into(), "ping -c 3 -W 5 10.0.0.2".into()))
+            .step(Step::Dom0("vif-state".into(), backend_state("vif", "0")))
+            .step(Step::Dom0("vbd-state".into(), backend_state("vbd", "51712"))),
+        check: |r| {
+            expect_console(r, "linux-guest: eth0 10.0.0.2/24")?;
+            expect_console(r, "linux-guest: xvda 32768 sectors")?;
+            expect_dom0(r, "ping", 0, "3 packets received")?;
+            expect_dom0(r, "vif-state", 0, "4")?;
+            expect_dom0(r, "vbd-state", 0, "4")
+        },
+    };
+    let mut ours = Guest::ours("ours-devices", testapp, "test=idle");
+    ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
+    ours.disks.push(disk(&disk_ours));
+    let ours = Test {
+        guest: ours
+            .step(Step::WaitOutput("testapp: idle".into(), 90))
+            .step(Step::Dom0("vif-state".into(), backend_state("vif", "0")))
+            .step(Step::Dom0("vbd-state".into(), backend_state("vbd", "51712")))
+            .step(Step::Dom0(
+                "vbd-device".into(),
+                "xenstore-read /local/domain/0/backend/vbd/$DOMID/51712/physical-device".into(),
+            )),
+        // Backends are created and wait for a frontend (state 2, InitWait): netfront and
+        // blkfront in our guest come with the networking and storage work.
+        check: |r| {
+            expect_dom0(r, "vif-state", 0, "2")?;
+            expect_dom0(r, "vbd-state", 0, "2")?;
+            expect_dom0(r, "vbd-device", 0, "7:")
+        },
+    };
+    // Guests without devices run side by side. Guests with devices run one at a time: with
+    // several `xl create`s doing hotplug at once, xl processes in this dom0 were seen to
+    // segfault (not yet understood).
+    Ok(vec![vec![hello, panic, page_fault], vec![hang], vec![linux], vec![ours]])
+}
+
+/// Figures worth reporting from a run.
+#[derive(Debug, Default)]
+pub struct Figures {
+    pub dom0_up: Option<f64>,
+    pub machine_seconds: f64,
+    /// Per guest: seconds `xl create` took, and from `xl create` to first console output.
+    pub guests: Vec<(String, Option<f64>, Option<f64>)>,
+}
+
+/// Runs the suite; calls `record(name, result)` once per test.
+pub fn run(
+    images: &[Image],
+    mut record: impl FnMut(&str, f64, Result<(), String>),
+) -> Result<Figures> {
+    let scratch = crate::rig::dir().join("e2e");
+    std::fs::create_dir_all(&scratch)?;
+    let batches = tests(images, &scratch)?;
+    let plan = Plan {
+        batches: batches.iter().map(|b| b.iter().map(|t| t.guest.clone()).collect()).collect(),
+    };
+    let (report, out) = crate::rig::run_plan(&plan, Duration::from_secs(1500))?;
+    let mut figures =
+        Figures { dom0_up: report.dom0_up, machine_seconds: report.seconds, ..Default::default() };
+    for t in batches.iter().flatten() {
+        let name = &t.guest.config.name;
+        let (secs, result) = match GuestResult::load(&out, name) {
+            Ok(r) => {
+                figures.guests.push((name.clone(), r.create_time, r.first_output));
+                let mut result = (t.check)(&r);
+                if result.is_ok() && !r.missing_output.is_empty() {
+                    result = Err(format!("console never showed {:?}", r.missing_output));
+                }
+                (r.total_time.unwrap_or(0.0), result)
+            }
+            Err(e) => {
+                let why = if report.problems.is_empty() {
+                    format!("{e:#}")
+                } else {
+                    format!("{e:#}; machine: {}", report.problems.join("; "))
+                };
+                (0.0, Err(why))
+            }
+        };
+        record(name, secs, result);
+    }
+    Ok(figures)
+}
