@@ -9,6 +9,7 @@ mod build;
 mod e2e;
 mod qemu;
 mod rig;
+mod run;
 mod test;
 mod util;
 mod xl;
@@ -20,6 +21,8 @@ const HELP: &str = "\
 cargo xtask <command> [options]
 
 commands:
+  run [-p APP] [--debug]    build APP and run it under Xen: `xl create -c` on a Xen host,
+                            else in the emulated Xen machine, console on the terminal
   build [-p APP] [--debug]  build APP (default app-example) into a PVH image and print its path
   test [host|qemu|e2e]...   run every test (or only the parts named): host tests, plain-QEMU boot tests, and the
                             end-to-end tests under real Xen in the emulated machine
@@ -53,6 +56,7 @@ fn run(args: &[String]) -> Result<bool> {
             Ok(true)
         }
         "test" => test::run(test::Parts::parse(rest)?),
+        "run" => run::run(rest),
         "rig" => match rest.first().map(String::as_str) {
             Some("build") => {
                 rig::build()?;

@@ -23,3 +23,32 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     }
     Ok(())
 }
+
+/// Host programs the emulated machine and the QEMU tests need, with their Debian packages.
+const HOST_TOOLS: &[(&str, &str)] =
+    &[("qemu-system-x86_64", "qemu-system-x86"), ("cpio", "cpio"), ("strip", "binutils")];
+
+/// Installs missing host tools with apt-get (as CI does), or says what to install.
+pub fn ensure_host_tools() -> Result<()> {
+    let on_path = |p: &str| {
+        std::env::var_os("PATH")
+            .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
+    };
+    let missing: Vec<&str> =
+        HOST_TOOLS.iter().filter(|(p, _)| !on_path(p)).map(|(_, pkg)| *pkg).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    eprintln!("installing Debian packages: {}", missing.join(" "));
+    let install = |cmd: &mut Command| run(cmd.env("DEBIAN_FRONTEND", "noninteractive"));
+    install(Command::new("apt-get").args(["update", "-qq"]))
+        .and_then(|_| {
+            install(Command::new("apt-get").args(["install", "-y", "-qq"]).args(&missing))
+        })
+        .with_context(|| {
+            format!(
+                "could not install {} (run as root, or install them yourself)",
+                missing.join(" ")
+            )
+        })
+}

@@ -18,12 +18,12 @@ say "dom0-init $(cut -d' ' -f1 /proc/uptime)"
 
 mode=plan
 watchdog=1800
-trace=
+trace=false
 for w in $(cat /proc/cmdline); do
   case $w in
     rig.mode=*) mode=${w#rig.mode=} ;;
     rig.watchdog=*) watchdog=${w#rig.watchdog=} ;;
-    rig.trace=1) trace=-x ;;
+    rig.trace=1) trace=true ;;
   esac
 done
 # A hung plan must not hang the host: power off after the watchdog's seconds.
@@ -57,7 +57,7 @@ fi
 if tar -xf /dev/vda -C /work; then
   . /etc/rig/lib.sh
   say "plan-start $(cut -d' ' -f1 /proc/uptime)"
-  ( cd /work && set $trace && . ./plan.sh ) 2>&1 | sed 's/^/plan: /'
+  ( cd /work && if $trace; then set -x; fi && . ./plan.sh ) 2>&1 | sed 's/^/plan: /'
   say "plan-end $(cut -d' ' -f1 /proc/uptime)"
   cut -d' ' -f1 /proc/uptime > /out/.complete
   tar -cf /dev/vda -C /out . && sync && say "results-written"

@@ -41,8 +41,27 @@ rig_dom0() {
   echo $? > "/out/$1/dom0-$2.rc"
 }
 
+# rig_follow NAME: copies the guest's console to dom0's console, each line marked for the
+# host, until rig_unfollow. tail writes into a fifo so that killing it ends the copy (and
+# leaves no writer holding the plan's output open).
+rig_follow() {
+  local fifo="/run/follow-$1"
+  touch "$(console_log "$1")"
+  mkfifo "$fifo"
+  (while IFS= read -r line; do echo "@@con $line"; done < "$fifo") &
+  tail -f "$(console_log "$1")" > "$fifo" &
+  follow_pid=$!
+}
+
+rig_unfollow() {
+  sleep 1
+  kill "$follow_pid" 2> /dev/null
+  rm -f "/run/follow-$1"
+}
+
 # rig_wait_end NAME SECONDS: waits for the guest to shut down (on_* = "preserve" keeps it
 # listed) and records why: the shutdown reason code, or "timeout" after an `xl destroy`.
+# SECONDS 0 waits for ever.
 rig_wait_end() {
   local line state i=0 max=$(($2 * 4))
   while :; do
@@ -58,7 +77,7 @@ rig_wait_end() {
         break
         ;;
     esac
-    if [ $i -ge $max ]; then
+    if [ $max -gt 0 ] && [ $i -ge $max ]; then
       xl destroy "$1"
       echo timeout > "/out/$1/end"
       say "guest $1: destroyed after $2 s"

@@ -183,7 +183,9 @@ pub fn boot(files: &Files, how: &Boot, log: &Path) -> Result<Report> {
             Ok(line) => {
                 writeln!(serial, "{line}")?;
                 let secs = start.elapsed().as_secs_f64();
-                if let Some(msg) = line.split("@@rig ").nth(1) {
+                if let Some(text) = line.split("@@con ").nth(1) {
+                    println!("{text}");
+                } else if let Some(msg) = line.split("@@rig ").nth(1) {
                     eprintln!("rig: [{secs:6.1} s] {msg}");
                     if msg.starts_with("dom0-up") {
                         report.dom0_up = Some(secs);

@@ -15,8 +15,10 @@ pub enum Step {
     /// Run a dom0 shell command; `$DOMID` is the guest's domain id. Output and exit code
     /// come back under the step's name.
     Dom0(String, String),
-    /// Wait for the guest to shut down; `xl destroy` it after the seconds.
+    /// Wait for the guest to shut down; `xl destroy` it after the seconds (0: never).
     WaitEnd(u32),
+    /// Show the guest's console on the host's terminal from here on.
+    Follow,
 }
 
 /// A disk file of the host that a guest gets as `phy:` (a loop device in dom0).
@@ -119,7 +121,11 @@ impl Plan {
                         Step::WaitEnd(secs) => {
                             writeln!(script, "rig_wait_end {name} {secs}").unwrap()
                         }
+                        Step::Follow => writeln!(script, "rig_follow {name}").unwrap(),
                     }
+                }
+                if g.steps.iter().any(|s| matches!(s, Step::Follow)) {
+                    writeln!(script, "rig_unfollow {name}").unwrap();
                 }
                 write!(script, "rig_finish {name}\n{teardown})").unwrap();
                 script += if batch.len() > 1 { " &\n" } else { "\n" };
