@@ -56,6 +56,7 @@ fn main() {
                 big.iter().filter(|&&b| b == 0xa5).count()
             );
         }
+        "reboot" => kernel::reboot(),
         "idle" => {
             kernel::println!("testapp: idle");
             selftest::idle_forever();

@@ -50,6 +50,28 @@ fn expect_dom0(r: &GuestResult, step: &str, rc: i32, text: &str) -> Result<(), S
     }
 }
 
+/// What the Linux guest writes at the start of its disk, to be found in the file that comes
+/// back to the host.
+const LINUX_MARKER: &str = "linux-guest-was-here";
+
+/// The disk file that came back starts with `prefix` (and is otherwise the pattern).
+fn expect_disk(r: &GuestResult, disk: &str, prefix: &[u8]) -> Result<(), String> {
+    let Some(path) = r.disks.get(disk) else {
+        return Err(format!("disk {disk} did not come back"));
+    };
+    let data = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    if !data.starts_with(prefix) {
+        return Err(format!(
+            "disk {disk} does not start with {:?}",
+            String::from_utf8_lossy(prefix)
+        ));
+    }
+    if data.len() < 1024 || data[512..520] != 1u64.to_le_bytes() {
+        return Err(format!("disk {disk}: sector 1 lost its pattern"));
+    }
+    Ok(())
+}
+
 /// A disk image of `mib` MiB whose every 512-byte sector starts with its number.
 fn pattern_disk(path: &Path, mib: u64) -> Result<PathBuf> {
     let mut data = vec![0u8; (mib << 20) as usize];
@@ -95,6 +117,10 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_console(r, "page fault at address 0x00007eadbeef0000: not present, read")
         },
     };
+    let reboot = Test {
+        guest: Guest::ours("reboot", testapp, "test=reboot").step(Step::WaitEnd(90)),
+        check: |r| expect_end(r, End::Reboot),
+    };
     let hang = Test {
         guest: Guest::ours("hang", testapp, "test=hang")
             .step(Step::WaitOutput("testapp: running hang".into(), 90))
@@ -104,12 +130,14 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_end(r, End::Timeout)
         },
     };
-    let mut linux = Guest::linux("linux", "rig.ip=10.0.0.2/24");
+    let mut linux =
+        Guest::linux("linux", &format!("rig.ip=10.0.0.2/24 rig.disk-marker={LINUX_MARKER}"));
     linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:02".into());
     linux.disks.push(disk(&disk_linux));
     let linux = Test {
         guest: linux
             .step(Step::WaitOutput("linux-guest: ready".into(), 180))
+            .step(Step::WaitOutput(format!("linux-guest: wrote {LINUX_MARKER}"), 30))
             .step(Step::Dom0("ping".into(), "ping -c 3 -W 5 10.0.0.2".into()))
             .step(Step::Dom0("vif-state".into(), backend_state("vif", "0")))
             .step(Step::Dom0("vbd-state".into(), backend_state("vbd", "51712"))),
@@ -118,7 +146,8 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_console(r, "linux-guest: xvda 32768 sectors")?;
             expect_dom0(r, "ping", 0, "3 packets received")?;
             expect_dom0(r, "vif-state", 0, "4")?;
-            expect_dom0(r, "vbd-state", 0, "4")
+            expect_dom0(r, "vbd-state", 0, "4")?;
+            expect_disk(r, "xvda", LINUX_MARKER.as_bytes())
         },
     };
     let mut ours = Guest::ours("ours-devices", testapp, "test=idle");
@@ -144,7 +173,7 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
     // Guests without devices run side by side. Guests with devices run one at a time: with
     // several `xl create`s doing hotplug at once, xl processes in this dom0 were seen to
     // segfault (not yet understood).
-    Ok(vec![vec![hello, panic, page_fault], vec![hang], vec![linux], vec![ours]])
+    Ok(vec![vec![hello, panic, page_fault, reboot], vec![hang], vec![linux], vec![ours]])
 }
 
 /// Figures worth reporting from a run.

@@ -7,6 +7,7 @@
 
 mod build;
 mod e2e;
+mod elf;
 mod qemu;
 mod rig;
 mod run;

@@ -165,7 +165,15 @@ pub fn run(parts: Parts) -> Result<bool> {
     }
     let mut boot_cycles = None;
     if parts.qemu {
-        println!("== plain-QEMU boot tests");
+        println!("== image checks and plain-QEMU boot tests");
+        for image in &images {
+            let t = Instant::now();
+            let result = std::fs::read(&image.path)
+                .map_err(anyhow::Error::from)
+                .and_then(|b| crate::elf::check_image(&b))
+                .map_err(|e| format!("{e:#}"));
+            summary.record("image", &format!("{}-pvh-note-and-wx", image.package), t, result);
+        }
     }
     for case in BOOT_CASES.iter().filter(|_| parts.qemu) {
         let t = Instant::now();

@@ -8,7 +8,10 @@ mount -t devtmpfs devtmpfs /dev
 echo "linux-guest: up $(cut -d' ' -f1 /proc/uptime)"
 for m in $(cat /etc/modules.list); do insmod "/lib/modules/$m"; done
 for w in $(cat /proc/cmdline); do
-  case $w in rig.ip=*) ip=${w#rig.ip=} ;; esac
+  case $w in
+    rig.ip=*) ip=${w#rig.ip=} ;;
+    rig.disk-marker=*) marker=${w#rig.disk-marker=} ;;
+  esac
 done
 i=0
 while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
@@ -16,5 +19,8 @@ if [ -n "$ip" ] && [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up && ip addr add "$ip" dev eth0 && echo "linux-guest: eth0 $ip"
 fi
 [ -e /sys/block/xvda ] && echo "linux-guest: xvda $(cat /sys/block/xvda/size) sectors"
+if [ -n "$marker" ] && [ -b /dev/xvda ]; then
+  printf '%s' "$marker" | dd of=/dev/xvda conv=notrunc,fsync 2>/dev/null && echo "linux-guest: wrote $marker"
+fi
 echo "linux-guest: ready"
 while :; do sleep 3600; done

@@ -102,7 +102,12 @@ impl Plan {
                     loop_no += 1;
                     let ro = if d.writable { "" } else { "-r " };
                     writeln!(setup, "losetup {ro}{dev} /work/{file}").unwrap();
-                    writeln!(teardown, "losetup -d {dev}; cp /work/{file} /out/{file}").unwrap();
+                    writeln!(
+                        teardown,
+                        "losetup -d {dev}; cp /work/{file} /out/{name}/disk-{}",
+                        d.vdev
+                    )
+                    .unwrap();
                     let mode = if d.writable { "w" } else { "r" };
                     config.disks.push(format!("phy:{dev},{},{mode}", d.vdev));
                 }
@@ -167,6 +172,8 @@ pub struct GuestResult {
     pub total_time: Option<f64>,
     pub dom0: BTreeMap<String, (i32, String)>,
     pub missing_output: Vec<String>,
+    /// Disk files as they came back, by virtual device (`xvda`).
+    pub disks: BTreeMap<String, PathBuf>,
 }
 
 fn read(dir: &Path, f: &str) -> Option<String> {
@@ -207,6 +214,13 @@ impl GuestResult {
             create_time: t_create.zip(num(&dir, "t_created")).map(|(a, b)| b - a),
             total_time: t_create.zip(num(&dir, "t_done")).map(|(a, b)| b - a),
             dom0,
+            disks: std::fs::read_dir(&dir)?
+                .flatten()
+                .filter_map(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    Some((n.strip_prefix("disk-")?.to_string(), e.path()))
+                })
+                .collect(),
             missing_output: read(&dir, "missing_output")
                 .map(|s| s.lines().map(str::to_string).collect())
                 .unwrap_or_default(),
