@@ -5,6 +5,7 @@
 //! `u32` producer and consumer index. After producing, the guest notifies the backend through
 //! the console event channel (done by the caller: this module only moves bytes).
 
+use crate::byte_ring::Layout;
 use crate::shmem::SharedMem;
 
 /// Size of the `in` ring (backend -> guest).
@@ -26,20 +27,11 @@ pub const OFF_OUT_PROD: usize = 3084;
 /// `sizeof(struct xencons_interface)`.
 pub const INTERFACE_SIZE: usize = 3088;
 
-/// The backend left indices that cannot be right (more in flight than the ring holds).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Corrupt {
-    /// Producer index seen.
-    pub prod: u32,
-    /// Consumer index seen.
-    pub cons: u32,
-}
+pub use crate::byte_ring::Corrupt;
 
-impl core::fmt::Display for Corrupt {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "console ring indices corrupt (prod {}, cons {})", self.prod, self.cons)
-    }
-}
+const OUT: Layout =
+    Layout { data: OFF_OUT, size: OUT_SIZE, cons: OFF_OUT_CONS, prod: OFF_OUT_PROD };
+const IN: Layout = Layout { data: OFF_IN, size: IN_SIZE, cons: OFF_IN_CONS, prod: OFF_IN_PROD };
 
 /// Our side of a console ring. The indices we produce (`out_prod`, `in_cons`) are kept
 /// here and only ever written to the page, never read back from it.
@@ -61,43 +53,18 @@ impl<M: SharedMem> ConsoleRing<M> {
 
     /// Bytes written but not yet taken by the backend.
     pub fn pending(&self) -> Result<u32, Corrupt> {
-        let cons = self.mem.load_u32(OFF_OUT_CONS);
-        let used = self.out_prod.wrapping_sub(cons);
-        if used > OUT_SIZE {
-            return Err(Corrupt { prod: self.out_prod, cons });
-        }
-        Ok(used)
+        OUT.in_flight(&self.mem, self.out_prod)
     }
 
     /// Copies as much of `data` as fits into the output ring and publishes it.
     /// Returns how many bytes were taken; the caller notifies the backend.
     pub fn write(&mut self, data: &[u8]) -> Result<usize, Corrupt> {
-        let free = (OUT_SIZE - self.pending()?) as usize;
-        let n = free.min(data.len());
-        let start = (self.out_prod % OUT_SIZE) as usize;
-        let first = n.min(OUT_SIZE as usize - start);
-        self.mem.write(OFF_OUT + start, &data[..first]);
-        self.mem.write(OFF_OUT, &data[first..n]);
-        self.out_prod = self.out_prod.wrapping_add(n as u32);
-        self.mem.store_u32(OFF_OUT_PROD, self.out_prod);
-        Ok(n)
+        OUT.produce(&self.mem, &mut self.out_prod, data)
     }
 
     /// Copies input the backend produced into `buf`; returns how many bytes.
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize, Corrupt> {
-        let prod = self.mem.load_u32(OFF_IN_PROD);
-        let avail = prod.wrapping_sub(self.in_cons);
-        if avail > IN_SIZE {
-            return Err(Corrupt { prod, cons: self.in_cons });
-        }
-        let n = (avail as usize).min(buf.len());
-        let start = (self.in_cons % IN_SIZE) as usize;
-        let first = n.min(IN_SIZE as usize - start);
-        self.mem.read(OFF_IN + start, &mut buf[..first]);
-        self.mem.read(OFF_IN, &mut buf[first..n]);
-        self.in_cons = self.in_cons.wrapping_add(n as u32);
-        self.mem.store_u32(OFF_IN_CONS, self.in_cons);
-        Ok(n)
+        IN.consume(&self.mem, &mut self.in_cons, buf)
     }
 }
 

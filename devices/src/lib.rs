@@ -7,9 +7,12 @@
 #![no_std]
 #![deny(unsafe_code)]
 
+extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod byte_ring;
 pub mod cmdline;
 pub mod console;
 pub mod shmem;
+pub mod xenstore;
