@@ -20,10 +20,18 @@ pub mod xen;
 #[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
+mod executor;
+#[cfg(target_os = "none")]
 mod logger;
 #[cfg(target_os = "none")]
 mod runtime;
+#[cfg(target_os = "none")]
+pub mod time;
+#[cfg(target_os = "none")]
+pub mod xenstore;
 
+#[cfg(target_os = "none")]
+pub use executor::{spawn, yield_now};
 #[cfg(target_os = "none")]
 pub use runtime::{cmdline, poweroff, reboot};
 
@@ -34,17 +42,24 @@ pub use log;
 #[doc(hidden)]
 pub use arch::selftest;
 
-/// Declares the application's entry point: `kernel::main!(main);` with `fn main()`.
-/// Returning from it powers the domain off; a panic crashes it.
+/// The application's entry as the runtime receives it.
+#[doc(hidden)]
+pub type AppMain = core::pin::Pin<alloc::boxed::Box<dyn core::future::Future<Output = ()> + Send>>;
+
+#[doc(hidden)]
+pub use alloc::boxed::Box as __Box;
+
+/// Declares the application's entry point: `kernel::main!(main);` with `async fn main()`.
+/// It runs as the first task of the executor; returning from it powers the domain off; a
+/// panic crashes it.
 #[macro_export]
 macro_rules! main {
     ($main:path) => {
         #[doc(hidden)]
         #[allow(unsafe_code)] // no_mangle: the runtime's entry calls this symbol
         #[no_mangle]
-        pub fn __kernel_app_main() {
-            let main: fn() = $main;
-            main()
+        pub fn __kernel_app_main() -> $crate::AppMain {
+            $crate::__Box::pin($main())
         }
     };
 }

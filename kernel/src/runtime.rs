@@ -18,7 +18,7 @@ pub fn cmdline() -> &'static str {
 
 /// Boot, once the CPU tables are loaded and the start info copied: Xen, logging, memory,
 /// Xen services, then the app.
-pub(crate) fn start(info: Result<BootInfo, StartInfoError>, app_main: fn()) -> ! {
+pub(crate) fn start(info: Result<BootInfo, StartInfoError>, app_main: fn() -> crate::AppMain) -> ! {
     let xen_version = xen::detect();
     let info = match info {
         Ok(info) => BOOT_INFO.call_once(|| info),
@@ -52,7 +52,7 @@ pub(crate) fn start(info: Result<BootInfo, StartInfoError>, app_main: fn()) -> !
     log::debug!("command line: {cmdline:?}");
     let cycles = cpu::rdtsc().wrapping_sub(arch::boot_tsc());
     log::info!("boot: {cycles} TSC cycles from first instruction to main");
-    app_main();
+    crate::executor::run(app_main());
     poweroff();
 }
 

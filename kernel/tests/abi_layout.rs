@@ -42,6 +42,13 @@ fn expected() -> Vec<(String, usize)> {
         xen_add_to_physmap { domid, size, space, idx, gpfn }
         sched_shutdown { reason }
         evtchn_send { port }
+        sched_poll { ports, nr_ports, timeout }
+        vcpu_set_singleshot_timer { timeout_abs_ns, flags }
+        evtchn_bind_virq { virq, vcpu, port }
+        evtchn_alloc_unbound { dom, remote_dom, port }
+        evtchn_bind_interdomain { remote_dom, remote_port, local_port }
+        evtchn_close { port }
+        evtchn_unmask { port }
     };
     let consts: &[(&str, usize)] = &[
         ("DOMID_SELF", abi::DOMID_SELF as usize),
@@ -72,6 +79,41 @@ fn expected() -> Vec<(String, usize)> {
         ("SHUTDOWN_reboot", abi::SHUTDOWN_REBOOT as usize),
         ("SHUTDOWN_crash", abi::SHUTDOWN_CRASH as usize),
         ("EVTCHNOP_send", abi::EVTCHNOP_SEND),
+        ("EVTCHNOP_bind_interdomain", abi::EVTCHNOP_BIND_INTERDOMAIN),
+        ("EVTCHNOP_bind_virq", abi::EVTCHNOP_BIND_VIRQ),
+        ("EVTCHNOP_close", abi::EVTCHNOP_CLOSE),
+        ("EVTCHNOP_alloc_unbound", abi::EVTCHNOP_ALLOC_UNBOUND),
+        ("EVTCHNOP_unmask", abi::EVTCHNOP_UNMASK),
+        ("SCHEDOP_poll", abi::SCHEDOP_POLL),
+        ("__HYPERVISOR_vcpu_op", abi::HYPERVISOR_VCPU_OP),
+        ("VCPUOP_set_singleshot_timer", abi::VCPUOP_SET_SINGLESHOT_TIMER),
+        ("VIRQ_TIMER", abi::VIRQ_TIMER as usize),
+        ("VIRQ_DEBUG", abi::VIRQ_DEBUG as usize),
+        ("HVM_PARAM_CALLBACK_TYPE_VECTOR", abi::HVM_PARAM_CALLBACK_TYPE_VECTOR as usize),
+        ("sizeof(struct xsd_sockmsg)", devices::xenstore::HEADER_SIZE),
+        ("sizeof(struct xenstore_domain_interface)", devices::xenstore::INTERFACE_SIZE),
+        ("offsetof(struct xenstore_domain_interface, req)", devices::xenstore::OFF_REQ),
+        ("offsetof(struct xenstore_domain_interface, rsp)", devices::xenstore::OFF_RSP),
+        ("offsetof(struct xenstore_domain_interface, req_cons)", devices::xenstore::OFF_REQ_CONS),
+        ("offsetof(struct xenstore_domain_interface, req_prod)", devices::xenstore::OFF_REQ_PROD),
+        ("offsetof(struct xenstore_domain_interface, rsp_cons)", devices::xenstore::OFF_RSP_CONS),
+        ("offsetof(struct xenstore_domain_interface, rsp_prod)", devices::xenstore::OFF_RSP_PROD),
+        ("XENSTORE_RING_SIZE", devices::xenstore::RING_SIZE as usize),
+        ("XENSTORE_PAYLOAD_MAX", devices::xenstore::PAYLOAD_MAX),
+        ("XS_DIRECTORY", devices::xenstore::kind::DIRECTORY as usize),
+        ("XS_READ", devices::xenstore::kind::READ as usize),
+        ("XS_GET_PERMS", devices::xenstore::kind::GET_PERMS as usize),
+        ("XS_WATCH", devices::xenstore::kind::WATCH as usize),
+        ("XS_UNWATCH", devices::xenstore::kind::UNWATCH as usize),
+        ("XS_TRANSACTION_START", devices::xenstore::kind::TRANSACTION_START as usize),
+        ("XS_TRANSACTION_END", devices::xenstore::kind::TRANSACTION_END as usize),
+        ("XS_GET_DOMAIN_PATH", devices::xenstore::kind::GET_DOMAIN_PATH as usize),
+        ("XS_WRITE", devices::xenstore::kind::WRITE as usize),
+        ("XS_MKDIR", devices::xenstore::kind::MKDIR as usize),
+        ("XS_RM", devices::xenstore::kind::RM as usize),
+        ("XS_SET_PERMS", devices::xenstore::kind::SET_PERMS as usize),
+        ("XS_WATCH_EVENT", devices::xenstore::kind::WATCH_EVENT as usize),
+        ("XS_ERROR", devices::xenstore::kind::ERROR as usize),
         ("CONSOLEIO_write", abi::CONSOLEIO_WRITE),
         // devices::console reaches the console page by offset.
         ("sizeof(struct xencons_interface)", devices::console::INTERFACE_SIZE),
@@ -98,6 +140,8 @@ const HEADERS: &[&str] = &[
     "xen/sched.h",
     "xen/event_channel.h",
     "xen/io/console.h",
+    "xen/io/xs_wire.h",
+    "xen/vcpu.h",
 ];
 
 /// Compiles and runs a C program printing every expression's value, one per line.

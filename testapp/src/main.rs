@@ -12,7 +12,7 @@ kernel::main!(main);
 /// An address that is canonical but never mapped.
 const UNMAPPED: u64 = 0x0000_7ead_beef_0000;
 
-fn main() {
+async fn main() {
     let test = kernel::cmdline()
         .split_ascii_whitespace()
         .find_map(|w| w.strip_prefix("test="))
@@ -57,6 +57,7 @@ fn main() {
             );
         }
         "reboot" => kernel::reboot(),
+        "services" => services().await,
         "idle" => {
             kernel::println!("testapp: idle");
             selftest::idle_forever();
@@ -66,4 +67,55 @@ fn main() {
         },
         other => panic!("testapp: unknown test {other:?}"),
     }
+}
+
+/// Xen services end to end; dom0 plays its part (see xtask's e2e suite).
+async fn services() {
+    use kernel::time::{sleep, Duration, Instant};
+    use kernel::xenstore;
+    let domid = xenstore::read("domid").await.expect("read domid");
+    let name = xenstore::read("name").await.expect("read name");
+    kernel::println!("testapp: domid {domid} name {name}");
+    match xenstore::read("data/no-such-key").await {
+        Err(e) => kernel::println!("testapp: missing key gives: {e}"),
+        Ok(v) => kernel::println!("testapp: FAILED: missing key read as {v:?}"),
+    }
+    xenstore::write("data/written-by-guest", "yes").await.expect("write data/");
+    let tx_value = xenstore::transaction(|tx| async move {
+        tx.write("data/tx", "in-transaction").await?;
+        tx.read("data/tx").await
+    })
+    .await
+    .expect("transaction");
+    kernel::println!("testapp: transaction read back {tx_value}");
+
+    let watch = xenstore::watch("data/test").await.expect("watch");
+    kernel::println!("testapp: watching data/test");
+    loop {
+        let path = watch.next().await.expect("watch event");
+        if let Ok(v) = xenstore::read(&path).await {
+            kernel::println!("testapp: watch fired: {path} = {v}");
+            if v == "hello-from-dom0" {
+                break;
+            }
+        }
+    }
+    watch.unwatch().await.expect("unwatch");
+
+    // dom0 starts the clock (data/go), we sleep 2 s between two writes it timestamps.
+    let go = xenstore::watch("data/go").await.expect("watch go");
+    while xenstore::read("data/go").await.is_err() {
+        go.next().await.expect("watch event");
+    }
+    xenstore::write("data/sleep", "start").await.expect("write");
+    let t = Instant::now();
+    sleep(Duration::from_secs(2)).await;
+    let slept = t.elapsed();
+    xenstore::write("data/sleep", "end").await.expect("write");
+    kernel::println!("testapp: slept {} ms by our clock", slept.as_millis());
+    if let Some((s, _)) = kernel::time::wall_clock() {
+        kernel::println!("testapp: wall clock {s} s since the epoch");
+    }
+    kernel::println!("testapp: idle");
+    sleep(Duration::from_secs(3600)).await;
 }

@@ -50,6 +50,32 @@ fn expect_dom0(r: &GuestResult, step: &str, rc: i32, text: &str) -> Result<(), S
     }
 }
 
+/// dom0 timestamps the guest's writes of data/sleep ("start", then "end" 2 s later) as
+/// xenstore-watch reports them, after starting the guest's clock with data/go.
+const SLEEP_MEASURE: &str = "f=/tmp/sleep-$DOMID; \
+    (xenstore-watch -n 3 /local/domain/$DOMID/data/sleep | while read p; do \
+       echo \"$(cut -d' ' -f1 /proc/uptime) $(xenstore-read $p 2>/dev/null)\"; done > $f) & \
+    sleep 1; xenstore-write /local/domain/$DOMID/data/go 1; wait; cat $f; \
+    awk '$2 == \"start\" {s = $1} $2 == \"end\" {e = $1} END {printf \"measured %.3f\\n\", e - s}' $f";
+
+/// CPU seconds (`xl list` Time(s)) the guest uses in 5 s of idling.
+const IDLE_CPU: &str = "t1=$(xl list $DOMID | awk 'NR == 2 {print $6}'); sleep 5; \
+    t2=$(xl list $DOMID | awk 'NR == 2 {print $6}'); \
+    echo \"cpu $(awk -v a=$t1 -v b=$t2 'BEGIN {print b - a}')\"";
+
+/// The number after `word` in a dom0 step's output.
+fn dom0_figure(r: &GuestResult, step: &str, word: &str) -> Result<f64, String> {
+    let (_, out) = r.dom0.get(step).ok_or_else(|| format!("dom0 step {step} did not run"))?;
+    out.lines().find_map(|l| l.strip_prefix(word).and_then(|v| v.trim().parse().ok())).ok_or_else(
+        || {
+            format!(
+                "dom0 step {step} printed no {word:?} figure:\n    {}",
+                out.trim().replace('\n', "\n    ")
+            )
+        },
+    )
+}
+
 /// What the Linux guest writes at the start of its disk, to be found in the file that comes
 /// back to the host.
 const LINUX_MARKER: &str = "linux-guest-was-here";
@@ -121,6 +147,34 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
         guest: Guest::ours("reboot", testapp, "test=reboot").step(Step::WaitEnd(90)),
         check: |r| expect_end(r, End::Reboot),
     };
+    let services = Test {
+        guest: Guest::ours("services", testapp, "test=services")
+            .step(Step::WaitOutput("testapp: watching data/test".into(), 120))
+            .step(Step::Dom0(
+                "write".into(),
+                "xenstore-write /local/domain/$DOMID/data/test hello-from-dom0".into(),
+            ))
+            .step(Step::WaitOutput("= hello-from-dom0".into(), 60))
+            .step(Step::Dom0("sleep".into(), SLEEP_MEASURE.into()))
+            .step(Step::WaitOutput("testapp: idle".into(), 60))
+            .step(Step::Dom0("idle-cpu".into(), IDLE_CPU.into())),
+        check: |r| {
+            expect_console(r, "testapp: domid ")?;
+            expect_console(r, " name services")?;
+            expect_console(r, "testapp: missing key gives: xenstore error NoEnt")?;
+            expect_console(r, "testapp: transaction read back in-transaction")?;
+            expect_console(r, "data/test = hello-from-dom0")?;
+            let slept = dom0_figure(r, "sleep", "measured")?;
+            if (slept - 2.0).abs() > 0.05 {
+                return Err(format!("dom0 measured the guest's 2 s sleep as {slept:.3} s"));
+            }
+            let cpu = dom0_figure(r, "idle-cpu", "cpu")?;
+            if cpu > 0.1 {
+                return Err(format!("idle guest used {cpu:.1} s of CPU in 5 s"));
+            }
+            Ok(())
+        },
+    };
     let hang = Test {
         guest: Guest::ours("hang", testapp, "test=hang")
             .step(Step::WaitOutput("testapp: running hang".into(), 90))
@@ -173,7 +227,13 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
     // Guests without devices run side by side. Guests with devices run one at a time: with
     // several `xl create`s doing hotplug at once, xl processes in this dom0 were seen to
     // segfault (not yet understood).
-    Ok(vec![vec![hello, panic, page_fault, reboot], vec![hang], vec![linux], vec![ours]])
+    Ok(vec![
+        vec![hello, panic, page_fault, reboot],
+        vec![services],
+        vec![hang],
+        vec![linux],
+        vec![ours],
+    ])
 }
 
 /// Figures worth reporting from a run.

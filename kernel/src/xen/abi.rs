@@ -46,6 +46,7 @@ pub struct hvm_memmap_table_entry {
 
 // ---- xen.h: hypercall numbers
 pub const HYPERVISOR_MEMORY_OP: usize = 12;
+pub const HYPERVISOR_VCPU_OP: usize = 24;
 pub const HYPERVISOR_XEN_VERSION: usize = 17;
 pub const HYPERVISOR_CONSOLE_IO: usize = 18;
 pub const HYPERVISOR_SCHED_OP: usize = 29;
@@ -119,6 +120,8 @@ pub const HVM_PARAM_STORE_PFN: u32 = 1;
 pub const HVM_PARAM_STORE_EVTCHN: u32 = 2;
 pub const HVM_PARAM_CONSOLE_PFN: u32 = 17;
 pub const HVM_PARAM_CONSOLE_EVTCHN: u32 = 18;
+/// HVM_PARAM_CALLBACK_IRQ value type: deliver events as this IDT vector (bits 0-7).
+pub const HVM_PARAM_CALLBACK_TYPE_VECTOR: u64 = 2;
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
@@ -148,6 +151,7 @@ pub struct xen_add_to_physmap {
 pub const SCHEDOP_YIELD: usize = 0;
 pub const SCHEDOP_BLOCK: usize = 1;
 pub const SCHEDOP_SHUTDOWN: usize = 2;
+pub const SCHEDOP_POLL: usize = 3;
 pub const SHUTDOWN_POWEROFF: u32 = 0;
 pub const SHUTDOWN_REBOOT: u32 = 1;
 pub const SHUTDOWN_CRASH: u32 = 3;
@@ -158,8 +162,73 @@ pub struct sched_shutdown {
     pub reason: u32,
 }
 
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct sched_poll {
+    /// Guest handle: address of an array of `nr_ports` ports.
+    pub ports: u64,
+    pub nr_ports: u32,
+    /// Absolute system time (ns) to give up at; 0 for none.
+    pub timeout: u64,
+}
+
+// ---- vcpu.h
+pub const VCPUOP_SET_SINGLESHOT_TIMER: usize = 8;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct vcpu_set_singleshot_timer {
+    pub timeout_abs_ns: u64,
+    pub flags: u32,
+}
+
+// ---- xen.h: virtual interrupts
+pub const VIRQ_TIMER: u32 = 0;
+pub const VIRQ_DEBUG: u32 = 1;
+
 // ---- event_channel.h
+pub const EVTCHNOP_BIND_INTERDOMAIN: usize = 0;
+pub const EVTCHNOP_BIND_VIRQ: usize = 1;
+pub const EVTCHNOP_CLOSE: usize = 3;
 pub const EVTCHNOP_SEND: usize = 4;
+pub const EVTCHNOP_ALLOC_UNBOUND: usize = 6;
+pub const EVTCHNOP_UNMASK: usize = 9;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct evtchn_bind_virq {
+    pub virq: u32,
+    pub vcpu: u32,
+    pub port: EvtchnPort,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct evtchn_alloc_unbound {
+    pub dom: DomId,
+    pub remote_dom: DomId,
+    pub port: EvtchnPort,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct evtchn_bind_interdomain {
+    pub remote_dom: DomId,
+    pub remote_port: EvtchnPort,
+    pub local_port: EvtchnPort,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct evtchn_close {
+    pub port: EvtchnPort,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct evtchn_unmask {
+    pub port: EvtchnPort,
+}
 
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]

@@ -19,6 +19,10 @@ mod shared_info;
 pub mod shared_page;
 #[cfg(target_os = "none")]
 pub mod start_info;
+#[cfg(target_os = "none")]
+pub mod time;
+#[cfg(target_os = "none")]
+pub mod xenstore;
 
 #[cfg(target_os = "none")]
 pub use platform::*;
@@ -50,7 +54,8 @@ mod platform {
         hypercall::ready()
     }
 
-    /// Brings up what needs paging and the heap: shared info and the PV console.
+    /// Brings up what needs paging and the heap: shared info, the PV console, event
+    /// delivery, the timer and xenstore.
     pub fn init() {
         match shared_info::map() {
             Ok(()) => log::debug!("shared_info at {:#x}", shared_info::addr().unwrap_or(0)),
@@ -58,6 +63,15 @@ mod platform {
         }
         if let Err(e) = console::init() {
             log::error!("PV console unavailable: {e}; output stays on the debug port");
+        }
+        if let Err(rc) = event::init() {
+            log::error!("event upcall vector refused by Xen ({rc}): events will not arrive");
+        }
+        if let Err(e) = time::init() {
+            log::error!("binding VIRQ_TIMER failed: {e}");
+        }
+        if let Err(e) = xenstore::init() {
+            log::error!("xenstore unavailable: {e}");
         }
     }
 }

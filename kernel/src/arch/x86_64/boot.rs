@@ -32,11 +32,11 @@ extern "C" fn rust_entry(start_info_paddr: u64) -> ! {
 
 extern "Rust" {
     /// The application's entry, defined by [`kernel::main!`](crate::main).
-    fn __kernel_app_main();
+    fn __kernel_app_main() -> crate::AppMain;
 }
 
-fn app_main() {
-    // SAFETY: `__kernel_app_main` is defined by the `kernel::main!` macro as a plain
-    // `fn()`, matching this declaration; linking fails if the app did not use the macro.
+fn app_main() -> crate::AppMain {
+    // SAFETY: `__kernel_app_main` is defined by the `kernel::main!` macro with exactly this
+    // signature; linking fails if the app did not use the macro.
     unsafe { __kernel_app_main() }
 }

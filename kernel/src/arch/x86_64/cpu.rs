@@ -83,6 +83,38 @@ pub fn enable_sse() {
     };
 }
 
+/// Lets interrupts (Xen's event upcall) in.
+pub fn enable_interrupts() {
+    // SAFETY: the IDT is loaded and every vector that can arrive has a handler.
+    unsafe { asm!("sti", options(nomem, nostack)) };
+}
+
+/// Keeps interrupts out.
+pub fn disable_interrupts() {
+    // SAFETY: only masks maskable interrupts.
+    unsafe { asm!("cli", options(nomem, nostack)) };
+}
+
+/// Whether interrupts are enabled (RFLAGS.IF).
+pub fn interrupts_enabled() -> bool {
+    let flags: u64;
+    // SAFETY: reads RFLAGS through the stack; no other effect.
+    unsafe { asm!("pushfq", "pop {}", out(reg) flags, options(nomem, preserves_flags)) };
+    flags & (1 << 9) != 0
+}
+
+/// Runs `f` with interrupts disabled, restoring their state afterwards: for data shared
+/// with the event upcall.
+pub fn without_interrupts<R>(f: impl FnOnce() -> R) -> R {
+    let were = interrupts_enabled();
+    disable_interrupts();
+    let r = f();
+    if were {
+        enable_interrupts();
+    }
+    r
+}
+
 /// Stops this CPU for good: interrupts off, `hlt` forever.
 pub fn halt_forever() -> ! {
     loop {

@@ -10,7 +10,7 @@ pub mod selftest;
 mod traps;
 
 pub use boot::boot_tsc;
-pub use traps::backtrace;
+pub use traps::{backtrace, UPCALL_VECTOR};
 
 /// Loads the runtime's own GDT (with a TSS for the trap stacks) and IDT, and enables SSE.
 pub fn init_cpu() {

@@ -98,3 +98,34 @@ trap_stubs:
     .quad trap_stub_\vec
     .endr
     .popsection
+
+/*
+ * Xen's event upcall (HVM_PARAM_CALLBACK_IRQ, vector type): saves the registers a C call
+ * may clobber and calls the event handler, which only records and wakes.
+ */
+    .pushsection .text.traps, "ax"
+    .balign 16
+    .global upcall_stub
+upcall_stub:
+    pushq %rax
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    cld
+    call {upcall_handler}           /* 16-byte aligned: 5 + 9 quadwords */
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rax
+    iretq
+    .popsection

@@ -9,13 +9,19 @@ use core::sync::atomic::{AtomicBool, Ordering};
 core::arch::global_asm!(
     include_str!("traps.S"),
     trap_handler = sym trap_handler,
+    upcall_handler = sym crate::xen::event::upcall,
     options(att_syntax)
 );
 
 extern "C" {
     /// Entry stub addresses for vectors 0..32, from `traps.S`.
     static trap_stubs: [u64; 32];
+    /// Entry of Xen's event upcall vector, from `traps.S`.
+    fn upcall_stub();
 }
+
+/// The IDT vector Xen delivers event-channel upcalls on.
+pub const UPCALL_VECTOR: u8 = 0xf3;
 
 /// What the stubs in `traps.S` leave on the stack, lowest address first.
 #[repr(C)]
@@ -103,6 +109,7 @@ pub fn init() {
             };
             idt.add(vector).write(gate(stub, ist));
         }
+        idt.add(UPCALL_VECTOR as usize).write(gate(upcall_stub as *const () as u64, 0));
         let ptr = Pointer { limit: (size_of::<[Gate; 256]>() - 1) as u16, base: idt as u64 };
         asm!("lidt [{}]", in(reg) &ptr, options(readonly, nostack));
     }

@@ -1,0 +1,133 @@
+//! Time for applications: a monotonic [`Instant`] (Xen system time, pvclock), the wall
+//! clock, and async [`sleep`]/[`timeout`] on the one-shot timer.
+
+use alloc::vec::Vec;
+use core::future::Future;
+use core::pin::Pin;
+use core::sync::atomic::{AtomicU64, Ordering};
+use core::task::{Context, Poll, Waker};
+pub use core::time::Duration;
+
+/// A point of monotonic time, in nanoseconds of Xen system time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(u64);
+
+impl Instant {
+    /// Now. Panics without Xen, which is the only clock the runtime knows.
+    pub fn now() -> Instant {
+        Instant(crate::xen::time::system_time_ns().expect("no clock: time needs Xen's pvclock"))
+    }
+
+    pub fn as_nanos(&self) -> u64 {
+        self.0
+    }
+
+    pub fn duration_since(&self, earlier: Instant) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        Instant::now().duration_since(*self)
+    }
+}
+
+impl core::ops::Add<Duration> for Instant {
+    type Output = Instant;
+    fn add(self, d: Duration) -> Instant {
+        Instant(self.0.saturating_add(d.as_nanos().min(u128::from(u64::MAX)) as u64))
+    }
+}
+
+/// Wall-clock time as (seconds, nanoseconds) since the Unix epoch.
+pub fn wall_clock() -> Option<(u64, u32)> {
+    crate::xen::time::wall_clock()
+}
+
+/// Armed timers: deadline, owner id, waker.
+static TIMERS: spin::Mutex<Vec<(u64, u64, Waker)>> = spin::Mutex::new(Vec::new());
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Waits until `deadline`.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep { deadline: deadline.0, id: NEXT_ID.fetch_add(1, Ordering::Relaxed) }
+}
+
+/// Waits for `d`.
+pub fn sleep(d: Duration) -> Sleep {
+    sleep_until(Instant::now() + d)
+}
+
+/// Future of [`sleep`].
+#[derive(Debug)]
+pub struct Sleep {
+    deadline: u64,
+    id: u64,
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut timers = TIMERS.lock();
+        timers.retain(|t| t.1 != self.id);
+        if Instant::now().0 >= self.deadline {
+            return Poll::Ready(());
+        }
+        timers.push((self.deadline, self.id, cx.waker().clone()));
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        TIMERS.lock().retain(|t| t.1 != self.id);
+    }
+}
+
+/// `future` ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Elapsed;
+
+impl core::fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("timed out")
+    }
+}
+
+/// Runs `future` for at most `d`.
+pub async fn timeout<F: Future>(d: Duration, future: F) -> Result<F::Output, Elapsed> {
+    let mut future = core::pin::pin!(future);
+    let mut sleep = core::pin::pin!(sleep(d));
+    core::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = future.as_mut().poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        sleep.as_mut().poll(cx).map(|()| Err(Elapsed))
+    })
+    .await
+}
+
+/// Wakes the sleepers whose deadline has passed.
+pub(crate) fn wake_expired() {
+    if TIMERS.lock().is_empty() {
+        return;
+    }
+    let now = Instant::now().0;
+    let due: Vec<Waker> = {
+        let mut timers = TIMERS.lock();
+        let (due, keep): (Vec<_>, Vec<_>) = timers.drain(..).partition(|t| t.0 <= now);
+        *timers = keep;
+        due.into_iter().map(|t| t.2).collect()
+    };
+    due.into_iter().for_each(Waker::wake);
+}
+
+/// Whether a sleeper is due now.
+pub(crate) fn expired() -> bool {
+    next_deadline().is_some_and(|d| crate::xen::time::system_time_ns().is_none_or(|now| d <= now))
+}
+
+/// The earliest deadline of an armed timer.
+pub(crate) fn next_deadline() -> Option<u64> {
+    TIMERS.lock().iter().map(|t| t.0).min()
+}

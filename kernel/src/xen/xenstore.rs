@@ -1,0 +1,214 @@
+//! The xenstore client: requests over the shared ring (HVM_PARAM_STORE_PFN/EVTCHN), replies
+//! matched to requests by id, watch events queued for the watch that asked. The wire format
+//! is `devices::xenstore`; the app-facing API is [`crate::xenstore`].
+
+use super::shared_page::SharedPage;
+use super::{abi, event, hvm};
+use crate::arch::paging;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::task::{Poll, Waker};
+use devices::xenstore::{self as wire, Reassembler, Response, WireError, XsError};
+
+struct Conn {
+    page: SharedPage,
+    port: abi::EvtchnPort,
+    req_prod: u32,
+    rsp_cons: u32,
+    reasm: Reassembler,
+    next_id: u32,
+    replies: BTreeMap<u32, Result<Vec<u8>, XsError>>,
+    /// Watch token -> changed paths not yet taken.
+    events: BTreeMap<String, VecDeque<String>>,
+    waiters: Vec<Waker>,
+    broken: Option<WireError>,
+}
+
+/// Task context only (never touched by the upcall), so a plain lock.
+static CONN: spin::Mutex<Option<Conn>> = spin::Mutex::new(None);
+
+/// Why a xenstore operation failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// xenstored answered with an error.
+    Xenstore(XsError),
+    /// The ring or a message was malformed; the connection is unusable.
+    Protocol(WireError),
+    /// A value or name was not UTF-8.
+    NotUtf8,
+    /// No xenstore (no Xen, or not initialised).
+    NotConnected,
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::Xenstore(e) => write!(f, "{e}"),
+            Error::Protocol(e) => write!(f, "{e}"),
+            Error::NotUtf8 => f.write_str("xenstore value is not UTF-8"),
+            Error::NotConnected => f.write_str("xenstore is not connected"),
+        }
+    }
+}
+
+/// Finds and maps the xenstore ring and starts the task that reads replies.
+pub fn init() -> Result<(), &'static str> {
+    let pfn = hvm::get_param(abi::HVM_PARAM_STORE_PFN).map_err(|_| "no HVM_PARAM_STORE_PFN")?;
+    let port =
+        hvm::get_param(abi::HVM_PARAM_STORE_EVTCHN).map_err(|_| "no xenstore event channel")?;
+    if pfn == 0 || pfn >= 1 << 40 {
+        return Err("xenstore pfn out of range");
+    }
+    let port =
+        event::adopt(port as abi::EvtchnPort).map_err(|_| "xenstore event channel unusable")?;
+    let paddr = pfn << 12;
+    paging::map_shared_page(paddr);
+    // SAFETY: the page at `paddr` is the xenstore ring Xen gave us, now mapped read+write;
+    // shared with xenstored only and reached only through this SharedPage.
+    let page = unsafe { SharedPage::new(paddr, paging::PAGE_SIZE as usize) };
+    use devices::shmem::SharedMem;
+    let req_prod = page.load_u32(wire::OFF_REQ_PROD);
+    let rsp_cons = page.load_u32(wire::OFF_RSP_CONS);
+    *CONN.lock() = Some(Conn {
+        page,
+        port,
+        req_prod,
+        rsp_cons,
+        reasm: Reassembler::new(),
+        next_id: 1,
+        replies: BTreeMap::new(),
+        events: BTreeMap::new(),
+        waiters: Vec::new(),
+        broken: None,
+    });
+    crate::executor::spawn(reader(port));
+    Ok(())
+}
+
+/// Takes what xenstored wrote, then sleeps until it signals again.
+async fn reader(port: abi::EvtchnPort) {
+    loop {
+        pump();
+        event::wait(port).await;
+    }
+}
+
+/// Moves replies and watch events from the ring to where their waiters look, and wakes them.
+fn pump() {
+    let mut guard = CONN.lock();
+    let Some(c) = guard.as_mut() else { return };
+    if c.broken.is_none() {
+        if let Err(e) = drain(c) {
+            log::error!("xenstore connection broken: {e}");
+            c.broken = Some(e);
+        }
+    }
+    let waiters = core::mem::take(&mut c.waiters);
+    drop(guard);
+    waiters.into_iter().for_each(Waker::wake);
+}
+
+fn drain(c: &mut Conn) -> Result<(), WireError> {
+    if c.reasm.fill_from(&c.page, &mut c.rsp_cons)? > 0 {
+        event::send(c.port); // room in the response ring
+    }
+    while let Some(msg) = c.reasm.next_message()? {
+        match Response::classify(msg)? {
+            Response::Reply { req_id, result } => {
+                if c.replies.insert(req_id, result).is_some() {
+                    log::warn!("xenstore: second reply for request {req_id}");
+                }
+            }
+            Response::WatchEvent { path, token } => {
+                c.events.entry(token).or_default().push_back(path)
+            }
+        }
+    }
+    Ok(())
+}
+
+fn with_conn<T>(
+    f: impl FnOnce(&mut Conn) -> Poll<Result<T, Error>>,
+    waker: &Waker,
+) -> Poll<Result<T, Error>> {
+    let mut guard = CONN.lock();
+    let Some(c) = guard.as_mut() else { return Poll::Ready(Err(Error::NotConnected)) };
+    if let Some(e) = &c.broken {
+        return Poll::Ready(Err(Error::Protocol(e.clone())));
+    }
+    let r = f(c);
+    if r.is_pending() {
+        c.waiters.push(waker.clone());
+    }
+    r
+}
+
+/// Sends one request and waits for its reply.
+pub async fn request(kind: u32, tx_id: u32, payload: &[u8]) -> Result<Vec<u8>, Error> {
+    let mut id = None;
+    let mut msg = Vec::new();
+    let mut sent = 0;
+    // Send (as ring space allows: a message may be larger than the ring).
+    core::future::poll_fn(|cx| {
+        with_conn(
+            |c| {
+                let req_id = *id.get_or_insert_with(|| {
+                    let i = c.next_id;
+                    c.next_id = c.next_id.wrapping_add(1).max(1);
+                    i
+                });
+                if msg.is_empty() {
+                    match wire::request(kind, req_id, tx_id, payload) {
+                        Ok(m) => msg = m,
+                        Err(e) => return Poll::Ready(Err(Error::Protocol(e))),
+                    }
+                }
+                match wire::REQ.produce(&c.page, &mut c.req_prod, &msg[sent..]) {
+                    Ok(n) => sent += n,
+                    Err(e) => return Poll::Ready(Err(Error::Protocol(WireError::Ring(e)))),
+                }
+                event::send(c.port);
+                if sent == msg.len() {
+                    Poll::Ready(Ok(()))
+                } else {
+                    Poll::Pending
+                }
+            },
+            cx.waker(),
+        )
+    })
+    .await?;
+    let req_id = id.unwrap_or(0);
+    core::future::poll_fn(|cx| {
+        with_conn(
+            |c| match c.replies.remove(&req_id) {
+                Some(r) => Poll::Ready(r.map_err(Error::Xenstore)),
+                None => Poll::Pending,
+            },
+            cx.waker(),
+        )
+    })
+    .await
+}
+
+/// The next path that changed under watch `token`.
+pub async fn next_event(token: &str) -> Result<String, Error> {
+    core::future::poll_fn(|cx| {
+        with_conn(
+            |c| match c.events.get_mut(token).and_then(VecDeque::pop_front) {
+                Some(p) => Poll::Ready(Ok(p)),
+                None => Poll::Pending,
+            },
+            cx.waker(),
+        )
+    })
+    .await
+}
+
+/// Forgets the events queued for `token`.
+pub fn drop_events(token: &str) {
+    if let Some(c) = CONN.lock().as_mut() {
+        c.events.remove(token);
+    }
+}
