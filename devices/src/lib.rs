@@ -14,5 +14,6 @@ extern crate std;
 pub mod byte_ring;
 pub mod cmdline;
 pub mod console;
+pub mod gnttab;
 pub mod shmem;
 pub mod xenstore;

@@ -16,6 +16,9 @@ pub trait SharedMem {
     fn load_u32(&self, offset: usize) -> u32;
     /// Stores a `u32` at `offset` (4-byte aligned) with release ordering.
     fn store_u32(&self, offset: usize, value: u32);
+    /// Compare-and-exchange of a `u32` at `offset` (4-byte aligned), sequentially
+    /// consistent: `Ok(old)` if it held `current` and now holds `new`, else `Err(actual)`.
+    fn cas_u32(&self, offset: usize, current: u32, new: u32) -> Result<u32, u32>;
     /// Copies `buf.len()` bytes out of the region, starting at `offset`.
     fn read(&self, offset: usize, buf: &mut [u8]);
     /// Copies `data` into the region, starting at `offset`.
@@ -31,6 +34,9 @@ impl<T: SharedMem + ?Sized> SharedMem for &T {
     }
     fn store_u32(&self, offset: usize, value: u32) {
         (**self).store_u32(offset, value)
+    }
+    fn cas_u32(&self, offset: usize, current: u32, new: u32) -> Result<u32, u32> {
+        (**self).cas_u32(offset, current, new)
     }
     fn read(&self, offset: usize, buf: &mut [u8]) {
         (**self).read(offset, buf)
@@ -67,6 +73,14 @@ pub(crate) mod testing {
         }
         fn store_u32(&self, offset: usize, value: u32) {
             self.0.lock().unwrap()[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
+        }
+        fn cas_u32(&self, offset: usize, current: u32, new: u32) -> Result<u32, u32> {
+            let v = self.load_u32(offset);
+            if v != current {
+                return Err(v);
+            }
+            self.store_u32(offset, new);
+            Ok(v)
         }
         fn read(&self, offset: usize, buf: &mut [u8]) {
             buf.copy_from_slice(&self.0.lock().unwrap()[offset..offset + buf.len()]);

@@ -8,6 +8,7 @@
 
 use crate::byte_ring::{Corrupt, Layout};
 use crate::shmem::SharedMem;
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -274,6 +275,89 @@ impl Response {
     }
 }
 
+/// Client-side bookkeeping: request ids handed out and not yet answered, replies waiting
+/// to be taken, watch events queued by token. A reply nobody asked for (unknown or
+/// repeated id) is dropped and counted, never stored.
+#[derive(Debug, Default)]
+pub struct Router {
+    next_id: u32,
+    outstanding: BTreeSet<u32>,
+    replies: BTreeMap<u32, Result<Vec<u8>, XsError>>,
+    events: BTreeMap<String, VecDeque<String>>,
+    watching: BTreeSet<String>,
+    /// Replies for ids we were not waiting for.
+    pub unexpected: u64,
+}
+
+/// Events kept per watch before the oldest are dropped (a watch nobody reads).
+pub const MAX_QUEUED_EVENTS: usize = 256;
+
+impl Router {
+    pub fn new() -> Self {
+        Router { next_id: 1, ..Self::default() }
+    }
+
+    /// A fresh request id, remembered as outstanding.
+    pub fn start_request(&mut self) -> u32 {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1).max(1);
+        self.outstanding.insert(id);
+        id
+    }
+
+    /// Files a message from xenstored.
+    pub fn route(&mut self, msg: Message) -> Result<(), WireError> {
+        match Response::classify(msg)? {
+            Response::Reply { req_id, result } => {
+                if self.outstanding.remove(&req_id) {
+                    self.replies.insert(req_id, result);
+                } else {
+                    self.unexpected += 1;
+                }
+            }
+            Response::WatchEvent { path, token } => {
+                if self.watching.contains(&token) {
+                    let q = self.events.entry(token).or_default();
+                    if q.len() == MAX_QUEUED_EVENTS {
+                        q.pop_front();
+                    }
+                    q.push_back(path);
+                } else {
+                    self.unexpected += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The reply to `req_id`, once it has come.
+    pub fn take_reply(&mut self, req_id: u32) -> Option<Result<Vec<u8>, XsError>> {
+        self.replies.remove(&req_id)
+    }
+
+    /// Gives up on `req_id` (its waiter went away); a late reply will count as unexpected.
+    pub fn abandon(&mut self, req_id: u32) {
+        self.outstanding.remove(&req_id);
+        self.replies.remove(&req_id);
+    }
+
+    /// Starts accepting events for `token`.
+    pub fn add_watch(&mut self, token: &str) {
+        self.watching.insert(token.to_string());
+    }
+
+    /// Stops accepting events for `token` and drops those queued.
+    pub fn remove_watch(&mut self, token: &str) {
+        self.watching.remove(token);
+        self.events.remove(token);
+    }
+
+    /// The next path that changed under `token`.
+    pub fn take_event(&mut self, token: &str) -> Option<String> {
+        self.events.get_mut(token).and_then(VecDeque::pop_front)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +455,61 @@ mod tests {
         assert!(matches!(r.fill_from(&mem, &mut cons), Err(WireError::Ring(_))));
     }
 
+    fn reply(req_id: u32, body: &[u8]) -> Message {
+        Message {
+            header: Header { kind: kind::READ, req_id, tx_id: 0, len: body.len() as u32 },
+            body: body.to_vec(),
+        }
+    }
+
+    #[test]
+    fn replies_reach_their_request_and_strays_are_counted() {
+        let mut r = Router::new();
+        let a = r.start_request();
+        let b = r.start_request();
+        assert_ne!(a, b);
+        r.route(reply(b, b"B")).unwrap();
+        r.route(reply(999, b"stray")).unwrap();
+        r.route(reply(b, b"again")).unwrap();
+        assert_eq!(r.unexpected, 2);
+        assert_eq!(r.take_reply(a), None);
+        assert_eq!(r.take_reply(b), Some(Ok(b"B".to_vec())));
+        r.abandon(a);
+        r.route(reply(a, b"late")).unwrap();
+        assert_eq!(r.take_reply(a), None);
+        assert_eq!(r.unexpected, 3);
+    }
+
+    #[test]
+    fn watch_events_go_to_their_token_only() {
+        let mut r = Router::new();
+        r.add_watch("w1");
+        let ev = |p: &str, t: &str| {
+            let body = nul_terminated(&[p.as_bytes(), t.as_bytes()]);
+            Message {
+                header: Header {
+                    kind: kind::WATCH_EVENT,
+                    req_id: 0,
+                    tx_id: 0,
+                    len: body.len() as u32,
+                },
+                body,
+            }
+        };
+        r.route(ev("data/a", "w1")).unwrap();
+        r.route(ev("data/b", "w2")).unwrap();
+        assert_eq!(r.take_event("w1").as_deref(), Some("data/a"));
+        assert_eq!(r.take_event("w1"), None);
+        assert_eq!(r.take_event("w2"), None);
+        assert_eq!(r.unexpected, 1);
+        for i in 0..MAX_QUEUED_EVENTS + 10 {
+            r.route(ev(&std::format!("p{i}"), "w1")).unwrap();
+        }
+        assert_eq!(r.take_event("w1").as_deref(), Some("p10"));
+        r.remove_watch("w1");
+        assert_eq!(r.take_event("w1"), None);
+    }
+
     /// Random byte streams (a deterministic xorshift, a million of them, short) never panic
     /// the reassembler or the classifier. The coverage-guided fuzz target is fuzz/.
     #[test]
@@ -392,8 +531,11 @@ mod tests {
             }
             let mut r = Reassembler::new();
             r.feed(&data);
+            let mut router = Router::new();
+            router.add_watch("w1");
+            router.start_request();
             while let Ok(Some(m)) = r.next_message() {
-                let _ = Response::classify(m);
+                let _ = router.route(m);
             }
         }
     }

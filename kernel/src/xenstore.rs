@@ -116,7 +116,14 @@ pub struct Watch {
 /// Watches `path`. xenstored fires once at once (for the path itself), then on every change.
 pub async fn watch(path: &str) -> Result<Watch, Error> {
     let token = format!("w{}", NEXT_TOKEN.fetch_add(1, Ordering::Relaxed));
-    xs::request(kind::WATCH, 0, &nul_terminated(&[path.as_bytes(), token.as_bytes()])).await?;
+    // Accept events before asking: xenstored fires the first one right after its reply.
+    xs::set_watching(&token, true);
+    if let Err(e) =
+        xs::request(kind::WATCH, 0, &nul_terminated(&[path.as_bytes(), token.as_bytes()])).await
+    {
+        xs::set_watching(&token, false);
+        return Err(e);
+    }
     Ok(Watch { path: path.to_string(), token })
 }
 
@@ -133,7 +140,7 @@ impl Watch {
             &nul_terminated(&[self.path.as_bytes(), self.token.as_bytes()]),
         )
         .await;
-        xs::drop_events(&self.token);
+        xs::set_watching(&self.token, false);
         r.map(drop)
     }
 }

@@ -49,6 +49,8 @@ fn expected() -> Vec<(String, usize)> {
         evtchn_bind_interdomain { remote_dom, remote_port, local_port }
         evtchn_close { port }
         evtchn_unmask { port }
+        gnttab_query_size { dom, nr_frames, max_nr_frames, status }
+        grant_entry_v1 { flags, domid, frame }
     };
     let consts: &[(&str, usize)] = &[
         ("DOMID_SELF", abi::DOMID_SELF as usize),
@@ -90,6 +92,17 @@ fn expected() -> Vec<(String, usize)> {
         ("VIRQ_TIMER", abi::VIRQ_TIMER as usize),
         ("VIRQ_DEBUG", abi::VIRQ_DEBUG as usize),
         ("HVM_PARAM_CALLBACK_TYPE_VECTOR", abi::HVM_PARAM_CALLBACK_TYPE_VECTOR as usize),
+        ("__HYPERVISOR_grant_table_op", abi::HYPERVISOR_GRANT_TABLE_OP),
+        ("GNTTABOP_query_size", abi::GNTTABOP_QUERY_SIZE),
+        ("GNTTAB_NR_RESERVED_ENTRIES", devices::gnttab::NR_RESERVED as usize),
+        ("GTF_permit_access", devices::gnttab::GTF_PERMIT_ACCESS as usize),
+        ("GTF_readonly", devices::gnttab::GTF_READONLY as usize),
+        ("GTF_reading", devices::gnttab::GTF_READING as usize),
+        ("GTF_writing", devices::gnttab::GTF_WRITING as usize),
+        ("sizeof(struct grant_entry_v1)", devices::gnttab::ENTRY_SIZE),
+        ("offsetof(struct grant_entry_v1, flags)", devices::gnttab::OFF_FLAGS),
+        ("offsetof(struct grant_entry_v1, domid)", devices::gnttab::OFF_DOMID),
+        ("offsetof(struct grant_entry_v1, frame)", devices::gnttab::OFF_FRAME),
         ("sizeof(struct xsd_sockmsg)", devices::xenstore::HEADER_SIZE),
         ("sizeof(struct xenstore_domain_interface)", devices::xenstore::INTERFACE_SIZE),
         ("offsetof(struct xenstore_domain_interface, req)", devices::xenstore::OFF_REQ),
@@ -140,6 +153,7 @@ const HEADERS: &[&str] = &[
     "xen/sched.h",
     "xen/event_channel.h",
     "xen/io/console.h",
+    "xen/grant_table.h",
     "xen/io/xs_wire.h",
     "xen/vcpu.h",
 ];

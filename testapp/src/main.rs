@@ -57,6 +57,7 @@ async fn main() {
             );
         }
         "reboot" => kernel::reboot(),
+        "grants" => grants(),
         "services" => services().await,
         "idle" => {
             kernel::println!("testapp: idle");
@@ -118,4 +119,24 @@ async fn services() {
     }
     kernel::println!("testapp: idle");
     sleep(Duration::from_secs(3600)).await;
+}
+
+/// Grants one page to dom0 until the table (grown on demand) is full, then ends them all.
+fn grants() {
+    use kernel::xen::gnttab;
+    extern crate alloc;
+    let page = alloc::boxed::Box::new([0u8; 8192]);
+    let paddr = (page.as_ptr() as u64 + 4095) & !4095;
+    let mut refs = alloc::vec::Vec::new();
+    let err = loop {
+        match gnttab::grant_access(0, paddr, true) {
+            Ok(r) => refs.push(r),
+            Err(e) => break e,
+        }
+    };
+    let (frames, max, in_use) = gnttab::stats();
+    kernel::println!("testapp: granted {} refs in {frames}/{max} frames, then: {err}", refs.len());
+    let ended = refs.iter().filter(|&&r| gnttab::end_access(r).is_ok()).count();
+    let again = gnttab::grant_access(0, paddr, false).is_ok();
+    kernel::println!("testapp: in use {in_use}, ended {ended}, grant after ending: {again}");
 }

@@ -46,6 +46,7 @@ pub struct hvm_memmap_table_entry {
 
 // ---- xen.h: hypercall numbers
 pub const HYPERVISOR_MEMORY_OP: usize = 12;
+pub const HYPERVISOR_GRANT_TABLE_OP: usize = 20;
 pub const HYPERVISOR_VCPU_OP: usize = 24;
 pub const HYPERVISOR_XEN_VERSION: usize = 17;
 pub const HYPERVISOR_CONSOLE_IO: usize = 18;
@@ -238,3 +239,23 @@ pub struct evtchn_send {
 
 // ---- xen.h: console_io (last-resort debug output; dropped for domUs by release builds)
 pub const CONSOLEIO_WRITE: usize = 0;
+
+// ---- grant_table.h
+pub const GNTTABOP_QUERY_SIZE: usize = 6;
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct gnttab_query_size {
+    pub dom: DomId,
+    pub nr_frames: u32,
+    pub max_nr_frames: u32,
+    pub status: i16,
+}
+
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct grant_entry_v1 {
+    pub flags: u16,
+    pub domid: DomId,
+    pub frame: u32,
+}

@@ -8,6 +8,8 @@ pub mod console;
 #[cfg(target_os = "none")]
 pub mod event;
 #[cfg(target_os = "none")]
+pub mod gnttab;
+#[cfg(target_os = "none")]
 pub mod hvm;
 #[cfg(target_os = "none")]
 pub mod hypercall;
@@ -54,6 +56,18 @@ mod platform {
         hypercall::ready()
     }
 
+    /// Logs the runtime's state when the toolstack raises VIRQ_DEBUG.
+    async fn debug_virq(port: abi::EvtchnPort) {
+        loop {
+            event::wait(port).await;
+            let (frames, max, grants) = gnttab::stats();
+            log::info!(
+                "VIRQ_DEBUG: grant frames {frames}/{max}, grants in use {grants}, stray events {}",
+                event::ignored()
+            );
+        }
+    }
+
     /// Brings up what needs paging and the heap: shared info, the PV console, event
     /// delivery, the timer and xenstore.
     pub fn init() {
@@ -69,6 +83,13 @@ mod platform {
         }
         if let Err(e) = time::init() {
             log::error!("binding VIRQ_TIMER failed: {e}");
+        }
+        if let Err(rc) = gnttab::init() {
+            log::error!("grant table unavailable: Xen error {rc}");
+        }
+        match event::bind_virq(abi::VIRQ_DEBUG) {
+            Ok(port) => crate::executor::spawn(debug_virq(port)),
+            Err(e) => log::warn!("binding VIRQ_DEBUG failed: {e}"),
         }
         if let Err(e) = xenstore::init() {
             log::error!("xenstore unavailable: {e}");

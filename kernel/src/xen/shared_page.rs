@@ -53,6 +53,13 @@ impl SharedMem for SharedPage {
         unsafe { (*p).store(value, Ordering::Release) }
     }
 
+    fn cas_u32(&self, offset: usize, current: u32, new: u32) -> Result<u32, u32> {
+        assert!(offset.is_multiple_of(4));
+        let p = self.at(offset, 4).cast::<AtomicU32>();
+        // SAFETY: as in load_u32.
+        unsafe { (*p).compare_exchange(current, new, Ordering::SeqCst, Ordering::SeqCst) }
+    }
+
     fn read(&self, offset: usize, buf: &mut [u8]) {
         let src = self.at(offset, buf.len());
         for (i, b) in buf.iter_mut().enumerate() {

@@ -5,11 +5,10 @@
 use super::shared_page::SharedPage;
 use super::{abi, event, hvm};
 use crate::arch::paging;
-use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::task::{Poll, Waker};
-use devices::xenstore::{self as wire, Reassembler, Response, WireError, XsError};
+use devices::xenstore::{self as wire, Reassembler, Router, WireError, XsError};
 
 struct Conn {
     page: SharedPage,
@@ -17,10 +16,7 @@ struct Conn {
     req_prod: u32,
     rsp_cons: u32,
     reasm: Reassembler,
-    next_id: u32,
-    replies: BTreeMap<u32, Result<Vec<u8>, XsError>>,
-    /// Watch token -> changed paths not yet taken.
-    events: BTreeMap<String, VecDeque<String>>,
+    router: Router,
     waiters: Vec<Waker>,
     broken: Option<WireError>,
 }
@@ -76,9 +72,7 @@ pub fn init() -> Result<(), &'static str> {
         req_prod,
         rsp_cons,
         reasm: Reassembler::new(),
-        next_id: 1,
-        replies: BTreeMap::new(),
-        events: BTreeMap::new(),
+        router: Router::new(),
         waiters: Vec::new(),
         broken: None,
     });
@@ -113,17 +107,12 @@ fn drain(c: &mut Conn) -> Result<(), WireError> {
     if c.reasm.fill_from(&c.page, &mut c.rsp_cons)? > 0 {
         event::send(c.port); // room in the response ring
     }
+    let unexpected = c.router.unexpected;
     while let Some(msg) = c.reasm.next_message()? {
-        match Response::classify(msg)? {
-            Response::Reply { req_id, result } => {
-                if c.replies.insert(req_id, result).is_some() {
-                    log::warn!("xenstore: second reply for request {req_id}");
-                }
-            }
-            Response::WatchEvent { path, token } => {
-                c.events.entry(token).or_default().push_back(path)
-            }
-        }
+        c.router.route(msg)?;
+    }
+    if c.router.unexpected != unexpected {
+        log::warn!("xenstore: {} replies or events nobody asked for", c.router.unexpected);
     }
     Ok(())
 }
@@ -144,20 +133,28 @@ fn with_conn<T>(
     r
 }
 
+/// Forgets a request whose caller stopped waiting (a timeout dropped the future).
+struct Pending(Option<u32>);
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let (Some(id), Some(c)) = (self.0, CONN.lock().as_mut()) {
+            c.router.abandon(id);
+        }
+    }
+}
+
 /// Sends one request and waits for its reply.
 pub async fn request(kind: u32, tx_id: u32, payload: &[u8]) -> Result<Vec<u8>, Error> {
-    let mut id = None;
+    let mut pending = Pending(None);
+    let id = &mut pending.0;
     let mut msg = Vec::new();
     let mut sent = 0;
     // Send (as ring space allows: a message may be larger than the ring).
     core::future::poll_fn(|cx| {
         with_conn(
             |c| {
-                let req_id = *id.get_or_insert_with(|| {
-                    let i = c.next_id;
-                    c.next_id = c.next_id.wrapping_add(1).max(1);
-                    i
-                });
+                let req_id = *id.get_or_insert_with(|| c.router.start_request());
                 if msg.is_empty() {
                     match wire::request(kind, req_id, tx_id, payload) {
                         Ok(m) => msg = m,
@@ -179,24 +176,26 @@ pub async fn request(kind: u32, tx_id: u32, payload: &[u8]) -> Result<Vec<u8>, E
         )
     })
     .await?;
-    let req_id = id.unwrap_or(0);
-    core::future::poll_fn(|cx| {
+    let req_id = pending.0.unwrap_or(0);
+    let reply = core::future::poll_fn(|cx| {
         with_conn(
-            |c| match c.replies.remove(&req_id) {
+            |c| match c.router.take_reply(req_id) {
                 Some(r) => Poll::Ready(r.map_err(Error::Xenstore)),
                 None => Poll::Pending,
             },
             cx.waker(),
         )
     })
-    .await
+    .await;
+    pending.0 = None;
+    reply
 }
 
 /// The next path that changed under watch `token`.
 pub async fn next_event(token: &str) -> Result<String, Error> {
     core::future::poll_fn(|cx| {
         with_conn(
-            |c| match c.events.get_mut(token).and_then(VecDeque::pop_front) {
+            |c| match c.router.take_event(token) {
                 Some(p) => Poll::Ready(Ok(p)),
                 None => Poll::Pending,
             },
@@ -206,9 +205,13 @@ pub async fn next_event(token: &str) -> Result<String, Error> {
     .await
 }
 
-/// Forgets the events queued for `token`.
-pub fn drop_events(token: &str) {
+/// Starts (or stops) taking watch events for `token`.
+pub fn set_watching(token: &str, on: bool) {
     if let Some(c) = CONN.lock().as_mut() {
-        c.events.remove(token);
+        if on {
+            c.router.add_watch(token);
+        } else {
+            c.router.remove_watch(token);
+        }
     }
 }

@@ -59,6 +59,8 @@ if tar -xf /dev/vda -C /work; then
   say "plan-start $(cut -d' ' -f1 /proc/uptime)"
   ( cd /work && if $trace; then set -x; fi && . ./plan.sh ) 2>&1 | sed 's/^/plan: /'
   say "plan-end $(cut -d' ' -f1 /proc/uptime)"
+  # Crashes of dom0 programs during the plan, for the serial log.
+  dmesg | grep -i -A1 'segfault\|general protection\|trap' | sed 's/^/dmesg: /' | head -40
   cut -d' ' -f1 /proc/uptime > /out/.complete
   tar -cf /dev/vda -C /out . && sync && say "results-written"
 else

@@ -5,6 +5,20 @@
 now() { cut -d' ' -f1 /proc/uptime; }
 console_log() { echo "/var/log/xen/console/guest-$1.log"; }
 
+# rig_create_retry NAME CFG TEXT SECONDS: rig_create, then wait for TEXT; a guest that stops
+# before it (the Linux yardstick was seen to triple-fault early, now and then, under the
+# emulation) is destroyed and created once more.
+rig_create_retry() {
+  rig_create "$1" "$2"
+  rig_wait_output "$1" "$3" "$4" && return
+  say "guest $1: boot failed; retrying once"
+  echo 1 > "/out/$1/boot_retries"
+  rm -f "/out/$1/missing_output"
+  xl destroy "$1" > /dev/null 2>&1
+  : > "$(console_log "$1")"
+  rig_create "$1" "$2"
+}
+
 # rig_create NAME CFG: xl create, with the times of creation and of the first console output.
 rig_create() {
   local o=/out/$1
@@ -21,7 +35,21 @@ rig_create() {
   now > "$o/t_created"
 }
 
-# rig_wait_output NAME TEXT SECONDS: waits until the console shows TEXT.
+# rig_state NAME: the guest's state letters from `xl list` ("-b----", "---s--", ...), or
+# nothing if it does not exist. xl was seen to crash now and then in this emulated dom0,
+# so a failed listing is retried before the guest counts as gone.
+rig_state() {
+  local line n=0
+  while [ $n -lt 3 ]; do
+    line=$(xl list "$1" 2> /dev/null | tail -n +2)
+    [ -n "$line" ] && { echo "$line" | awk '{print $5}'; return; }
+    xl domid "$1" > /dev/null 2>&1 || return
+    n=$((n + 1))
+  done
+}
+
+# rig_wait_output NAME TEXT SECONDS: waits until the console shows TEXT; gives up early if
+# the guest stops.
 rig_wait_output() {
   local i=0 max=$(($3 * 10))
   while ! grep -qF -- "$2" "$(console_log "$1")" 2>/dev/null; do
@@ -29,6 +57,15 @@ rig_wait_output() {
       echo "$2" >> "/out/$1/missing_output"
       say "guest $1: no \"$2\" after $3 s"
       return 1
+    fi
+    if [ $((i % 20)) -eq 19 ]; then
+      case $(rig_state "$1") in
+        "" | *s* | *c*)
+          echo "$2 (the guest stopped first)" >> "/out/$1/missing_output"
+          say "guest $1: stopped before \"$2\""
+          return 1
+          ;;
+      esac
     fi
     sleep 0.1
     i=$((i + 1))
@@ -65,14 +102,16 @@ rig_unfollow() {
 rig_wait_end() {
   local line state i=0 max=$(($2 * 4))
   while :; do
-    line=$(xl list -v "$1" 2>/dev/null | tail -n +2)
-    if [ -z "$line" ]; then
-      echo gone > "/out/$1/end"
-      break
-    fi
-    state=$(echo "$line" | awk '{print $5}')
+    state=$(rig_state "$1")
     case $state in
+      "")
+        echo gone > "/out/$1/end"
+        break
+        ;;
       *s* | *c*)
+        # The shutdown reason code is in the verbose listing.
+        line=$(xl list -v "$1" 2> /dev/null | tail -n +2)
+        [ -z "$line" ] && line=$(xl list -v "$1" 2> /dev/null | tail -n +2)
         echo "$line" | awk '{print $8}' > "/out/$1/end"
         break
         ;;

@@ -36,6 +36,9 @@ pub struct Guest {
     pub image: Option<PathBuf>,
     pub disks: Vec<Disk>,
     pub steps: Vec<Step>,
+    /// Console text that shows the guest booted, and how long to wait for it; a guest that
+    /// stops before is created once more.
+    pub boot_retry: Option<(String, u32)>,
 }
 
 impl Guest {
@@ -43,7 +46,13 @@ impl Guest {
     pub fn ours(name: &str, image: &Path, cmdline: &str) -> Guest {
         let mut config = XlConfig::new(name, &format!("/work/images/{name}"));
         config.extra = cmdline.into();
-        Guest { config, image: Some(image.to_path_buf()), disks: vec![], steps: vec![] }
+        Guest {
+            config,
+            image: Some(image.to_path_buf()),
+            disks: vec![],
+            steps: vec![],
+            boot_retry: None,
+        }
     }
 
     /// The Linux PVH yardstick guest (same kernel as dom0, busybox initramfs).
@@ -52,7 +61,8 @@ impl Guest {
         config.ramdisk = Some("/rig/linux-guest.img".into());
         config.extra = format!("console=hvc0 quiet {cmdline}");
         config.memory_mib = 128;
-        Guest { config, image: None, disks: vec![], steps: vec![] }
+        let boot_retry = Some(("linux-guest: up".to_string(), 120));
+        Guest { config, image: None, disks: vec![], steps: vec![], boot_retry }
     }
 
     pub fn step(mut self, s: Step) -> Self {
@@ -112,7 +122,16 @@ impl Plan {
                     config.disks.push(format!("phy:{dev},{},{mode}", d.vdev));
                 }
                 texts.push((format!("cfg/{name}.cfg"), config.render()));
-                write!(script, "(\n{setup}rig_create {name} /work/cfg/{name}.cfg\n").unwrap();
+                match &g.boot_retry {
+                    None => write!(script, "(\n{setup}rig_create {name} /work/cfg/{name}.cfg\n")
+                        .unwrap(),
+                    Some((text, secs)) => write!(
+                        script,
+                        "(\n{setup}rig_create_retry {name} /work/cfg/{name}.cfg {} {secs}\n",
+                        shell_quote(text)
+                    )
+                    .unwrap(),
+                }
                 writeln!(script, "export DOMID=$(xl domid {name} 2>/dev/null)").unwrap();
                 for s in &g.steps {
                     match s {

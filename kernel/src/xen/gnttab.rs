@@ -1,0 +1,96 @@
+//! Grant tables: the table frames placed in our memory with XENMEM_add_to_physmap, grown on
+//! demand up to the limit Xen reports (GNTTABOP_query_size). Entries and the free list are
+//! `devices::gnttab`.
+
+use super::abi::{self, xen_add_to_physmap, DOMID_SELF};
+use super::hypercall::hypercall_cmd;
+use super::shared_page::SharedPage;
+use alloc::boxed::Box;
+use devices::gnttab::GrantTable;
+pub use devices::gnttab::{GrantError, GrantRef};
+
+struct Table {
+    entries: GrantTable<SharedPage>,
+    max_frames: u32,
+}
+
+static TABLE: spin::Mutex<Option<Table>> = spin::Mutex::new(None);
+
+#[repr(C, align(4096))]
+struct Frame([u8; 4096]);
+
+/// Asks Xen for the table's size limit and maps the first frame.
+pub fn init() -> Result<(), i64> {
+    let mut q = abi::gnttab_query_size { dom: DOMID_SELF, ..Default::default() };
+    // SAFETY: GNTTABOP_query_size takes one struct gnttab_query_size (count 1).
+    let rc = unsafe {
+        super::hypercall::hypercall(
+            abi::HYPERVISOR_GRANT_TABLE_OP,
+            abi::GNTTABOP_QUERY_SIZE as u64,
+            &mut q as *mut _ as u64,
+            1,
+            0,
+            0,
+        )
+    };
+    if rc < 0 || q.status != 0 {
+        return Err(if rc < 0 { rc } else { i64::from(q.status) });
+    }
+    let mut t = Table { entries: GrantTable::new(), max_frames: q.max_nr_frames };
+    add_frame(&mut t)?;
+    *TABLE.lock() = Some(t);
+    Ok(())
+}
+
+/// Maps table frame number `t.entries.frames()` over a fresh page of ours.
+fn add_frame(t: &mut Table) -> Result<(), i64> {
+    let page = Box::into_raw(Box::new(Frame([0; 4096]))) as u64;
+    let mut arg = xen_add_to_physmap {
+        domid: DOMID_SELF,
+        size: 0,
+        space: abi::XENMAPSPACE_GRANT_TABLE,
+        idx: t.entries.frames() as u64,
+        gpfn: page >> 12,
+    };
+    // SAFETY: XENMEM_add_to_physmap takes a struct xen_add_to_physmap; the target is a page
+    // we just allocated and leak, so nothing else uses the RAM Xen replaces.
+    let rc =
+        unsafe { hypercall_cmd(abi::HYPERVISOR_MEMORY_OP, abi::XENMEM_ADD_TO_PHYSMAP, &mut arg) };
+    if rc < 0 {
+        return Err(rc);
+    }
+    // SAFETY: the page is now the grant-table frame, mapped read+write (heap memory), shared
+    // with Xen only and reached only through this SharedPage.
+    t.entries.add_frame(unsafe { SharedPage::new(page, 4096) });
+    Ok(())
+}
+
+/// Lets domain `domid` map our page at physical address `paddr`.
+pub fn grant_access(domid: u16, paddr: u64, readonly: bool) -> Result<GrantRef, GrantError> {
+    let mut guard = TABLE.lock();
+    let t = guard.as_mut().ok_or(GrantError::Exhausted)?;
+    loop {
+        match t.entries.grant(domid, (paddr >> 12) as u32, readonly) {
+            Err(GrantError::Exhausted) if (t.entries.frames() as u32) < t.max_frames => {
+                if let Err(rc) = add_frame(t) {
+                    log::warn!("growing the grant table failed: Xen error {rc}");
+                    return Err(GrantError::Exhausted);
+                }
+            }
+            r => return r,
+        }
+    }
+}
+
+/// Withdraws a grant; `InUse` while the other domain still maps the page.
+pub fn end_access(r: GrantRef) -> Result<(), GrantError> {
+    TABLE.lock().as_mut().ok_or(GrantError::NotGranted(r))?.entries.end(r)
+}
+
+/// (frames mapped, frames allowed, references in use).
+pub fn stats() -> (usize, u32, usize) {
+    TABLE
+        .lock()
+        .as_ref()
+        .map_or((0, 0, 0), |t| (t.entries.frames(), t.max_frames, t.entries.in_use()))
+}
