@@ -121,3 +121,20 @@ pub fn stripped_size(path: &Path) -> Result<u64> {
     std::fs::remove_file(&out)?;
     Ok(size)
 }
+
+/// The Cargo.toml of workspace package `package`.
+pub fn manifest_path(package: &str) -> Result<PathBuf> {
+    let out = util::cargo()
+        .current_dir(util::root())
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .output()
+        .context("running cargo metadata")?;
+    anyhow::ensure!(out.status.success(), "cargo metadata failed");
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    meta["packages"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == package))
+        .and_then(|p| p["manifest_path"].as_str())
+        .map(PathBuf::from)
+        .with_context(|| format!("no package {package} in the workspace"))
+}

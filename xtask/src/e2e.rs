@@ -124,8 +124,17 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
         |file: &PathBuf| Disk { host_file: file.clone(), vdev: "xvda".into(), writable: true };
 
     let hello = Test {
-        guest: Guest::ours("hello", app, "").step(Step::WaitEnd(90)),
+        guest: Guest::ours("hello", app, "").step(Step::WaitEnd(90)).step(Step::Dom0(
+            "xl-dry-run".into(),
+            "for f in /work/xl/*.xl; do xl create -n $f || echo FAILED: $f; done".into(),
+        )),
         check: |r| {
+            // Every xl file `cargo xtask xl` generated is accepted by the real xl.
+            expect_dom0(r, "xl-dry-run", 0, "app-example")?;
+            expect_dom0(r, "xl-dry-run", 0, r#"say \"hi\" \\o/"#)?;
+            if r.dom0.get("xl-dry-run").is_some_and(|(_, o)| o.contains("FAILED")) {
+                return Err(format!("xl refused a generated file:\n{}", r.dom0["xl-dry-run"].1));
+            }
             expect_end(r, End::Poweroff)?;
             expect_console(r, "Hello from app-example")?;
             expect_console(r, "Xen 4.17, PVH guest")
@@ -263,6 +272,25 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
     ])
 }
 
+/// xl files generated from manifests (the example's, and one with every quoting trap),
+/// for `xl create -n` in dom0.
+fn xl_files() -> Result<Vec<(String, String)>> {
+    use crate::manifest::Manifest;
+    let root = crate::util::root();
+    let kernel = Path::new("/work/images/hello");
+    let example = Manifest::load(&root.join("app-example/Cargo.toml"))?.xl_config(kernel)?;
+    let tricky = Manifest::parse(
+        "[package]\nname = \"tricky\"\n[package.metadata.unikernel]\ncmdline = 'say \"hi\" \\o/'\n\
+         on_crash = \"coredump-destroy\"\n[[package.metadata.unikernel.network]]\nip = \"10.0.0.9/24\"\n",
+        &root,
+    )?
+    .xl_config(kernel)?;
+    Ok(vec![
+        ("xl/app-example.xl".into(), example.render()),
+        ("xl/tricky.xl".into(), tricky.render()),
+    ])
+}
+
 /// Figures worth reporting from a run.
 #[derive(Debug, Default)]
 pub struct Figures {
@@ -282,6 +310,7 @@ pub fn run(
     let batches = tests(images, &scratch)?;
     let plan = Plan {
         batches: batches.iter().map(|b| b.iter().map(|t| t.guest.clone()).collect()).collect(),
+        texts: xl_files()?,
     };
     let (report, out) = crate::rig::run_plan(&plan, Duration::from_secs(1500))?;
     let mut figures =

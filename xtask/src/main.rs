@@ -8,6 +8,7 @@
 mod build;
 mod e2e;
 mod elf;
+mod manifest;
 mod qemu;
 mod rig;
 mod run;
@@ -24,6 +25,8 @@ cargo xtask <command> [options]
 commands:
   run [-p APP] [--debug]    build APP and run it under Xen: `xl create -c` on a Xen host,
                             else in the emulated Xen machine, console on the terminal
+  xl [-p APP] [--debug]     build APP and write its xl config from its manifest
+                            ([package.metadata.unikernel] in its Cargo.toml)
   build [-p APP] [--debug]  build APP (default app-example) into a PVH image and print its path
   test [host|qemu|e2e]...   run every test (or only the parts named): host tests, plain-QEMU boot tests, and the
                             end-to-end tests under real Xen in the emulated machine
@@ -58,6 +61,12 @@ fn run(args: &[String]) -> Result<bool> {
         }
         "test" => test::run(test::Parts::parse(rest)?),
         "run" => run::run(rest),
+        "xl" => {
+            let opts = build::Options::parse(rest)?;
+            let (_, file) = run::write_xl(&opts)?;
+            println!("{}", file.display());
+            Ok(true)
+        }
         "rig" => match rest.first().map(String::as_str) {
             Some("build") => {
                 rig::build()?;

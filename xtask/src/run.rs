@@ -3,8 +3,9 @@
 //! terminal. Ctrl-C ends QEMU and everything in it.
 
 use crate::build::{self, Options};
-use crate::rig::plan::{End, Guest, GuestResult, Plan, Step};
-use crate::{rig, util, xl};
+use crate::manifest::Manifest;
+use crate::rig::plan::{Disk, End, Guest, GuestResult, Plan, Step};
+use crate::{rig, util};
 use anyhow::{Context, Result};
 use std::process::Command;
 use std::time::Duration;
@@ -14,24 +15,41 @@ fn xen_host() -> bool {
     Command::new("xl").arg("info").output().is_ok_and(|o| o.status.success())
 }
 
+/// Builds the app and writes its xl file (from its manifest) beside the image.
+pub fn write_xl(opts: &Options) -> Result<(Manifest, std::path::PathBuf)> {
+    let manifest = Manifest::load(&build::manifest_path(&opts.package)?)?;
+    let image = build::build(opts)?;
+    let file = image.path.with_extension("xl");
+    std::fs::write(&file, manifest.xl_config(&image.path)?.render())?;
+    Ok((manifest, file))
+}
+
 pub fn run(args: &[String]) -> Result<bool> {
     let opts = Options::parse(args)?;
+    let (manifest, file) = write_xl(&opts)?;
     let image = build::build(&opts)?;
     image.describe()?;
-    let name = opts.package.clone();
     if xen_host() {
-        let kernel = std::fs::canonicalize(&image.path)?;
-        let cfg = xl::XlConfig::new(&name, &kernel.to_string_lossy());
-        let file = image.path.with_extension("xl");
-        std::fs::write(&file, cfg.render())?;
         eprintln!("run: xl create -c {}", file.display());
         util::run(Command::new("xl").arg("create").arg("-c").arg(&file))?;
         return Ok(true);
     }
     eprintln!("run: no Xen host here; starting the emulated Xen machine");
     util::ensure_host_tools()?;
-    let guest = Guest::ours(&name, &image.path, "").step(Step::Follow).step(Step::WaitEnd(0));
-    let plan = Plan { batches: vec![vec![guest]] };
+    let name = manifest.name.clone();
+    let mut guest = Guest::ours(&name, &image.path, "");
+    // The manifest's settings, with the kernel where dom0 finds it.
+    let kernel = guest.config.kernel.clone();
+    guest.config = manifest.xl_config(&image.path)?;
+    guest.config.kernel = kernel;
+    guest.config.disks.clear();
+    guest.disks = manifest
+        .disks
+        .iter()
+        .map(|d| Disk { host_file: d.path.clone(), vdev: d.vdev.clone(), writable: d.writable })
+        .collect();
+    let guest = guest.step(Step::Follow).step(Step::WaitEnd(0));
+    let plan = Plan { batches: vec![vec![guest]], texts: vec![] };
     let (report, out) = rig::run_plan(&plan, Duration::from_secs(24 * 3600))?;
     for p in &report.problems {
         eprintln!("run: {p}");

@@ -1,0 +1,349 @@
+//! The unikernel manifest: `[package.metadata.unikernel]` in an app's Cargo.toml. Every key
+//! is checked; an unknown key or a bad value is an error that names it.
+//!
+//! ```toml
+//! [package.metadata.unikernel]
+//! name = "web"                 # domain name (default: the package name)
+//! memory = 64                  # MiB
+//! vcpus = 1
+//! cmdline = "log=info"         # xl's extra=
+//! on_poweroff = "destroy"      # destroy | restart | preserve | rename-restart
+//! on_reboot = "restart"
+//! on_crash = "destroy"         # also coredump-destroy, coredump-restart
+//!
+//! [[package.metadata.unikernel.network]]
+//! bridge = "xenbr0"
+//! mac = "00:16:3e:00:00:10"    # optional
+//! ip = "10.0.0.2/24"           # optional: passed on the command line as ip=, gw=
+//! gateway = "10.0.0.1"
+//!
+//! [[package.metadata.unikernel.disk]]
+//! path = "state.img"           # relative to the crate; must exist
+//! vdev = "xvda"
+//! mode = "rw"                  # r | rw
+//! ```
+
+use crate::xl::XlConfig;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
+use toml::{Table, Value};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    pub bridge: String,
+    pub mac: Option<String>,
+    pub ip: Option<String>,
+    pub gateway: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disk {
+    pub path: PathBuf,
+    pub vdev: String,
+    pub writable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    pub name: String,
+    pub memory_mib: u32,
+    pub vcpus: u32,
+    pub cmdline: String,
+    pub on_poweroff: String,
+    pub on_reboot: String,
+    pub on_crash: String,
+    pub networks: Vec<Network>,
+    pub disks: Vec<Disk>,
+}
+
+const ACTIONS: &[&str] =
+    &["destroy", "restart", "preserve", "rename-restart", "coredump-destroy", "coredump-restart"];
+
+/// Checks a table's keys against `allowed`; names the first unknown one.
+fn known_keys(t: &Table, what: &str, allowed: &[&str]) -> Result<()> {
+    match t.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(k) => bail!("{what}.{k}: unknown key (known: {})", allowed.join(", ")),
+        None => Ok(()),
+    }
+}
+
+fn string(t: &Table, what: &str, key: &str) -> Result<Option<String>> {
+    match t.get(key) {
+        None => Ok(None),
+        Some(Value::String(s)) => {
+            if s.chars().any(|c| c.is_control()) {
+                bail!("{what}.{key}: control characters are not allowed");
+            }
+            Ok(Some(s.clone()))
+        }
+        Some(v) => bail!("{what}.{key}: expected a string, found {}", v.type_str()),
+    }
+}
+
+fn number(t: &Table, what: &str, key: &str, default: u32, range: (u32, u32)) -> Result<u32> {
+    match t.get(key) {
+        None => Ok(default),
+        Some(Value::Integer(n)) if (i64::from(range.0)..=i64::from(range.1)).contains(n) => {
+            Ok(*n as u32)
+        }
+        Some(Value::Integer(n)) => {
+            bail!("{what}.{key}: {n} is out of range {}..={}", range.0, range.1)
+        }
+        Some(v) => bail!("{what}.{key}: expected an integer, found {}", v.type_str()),
+    }
+}
+
+fn action(t: &Table, what: &str, key: &str, default: &str) -> Result<String> {
+    let a = string(t, what, key)?.unwrap_or_else(|| default.to_string());
+    if !ACTIONS.contains(&a.as_str()) {
+        bail!("{what}.{key}: {a:?} is not one of {}", ACTIONS.join(", "));
+    }
+    Ok(a)
+}
+
+fn valid_mac(m: &str) -> bool {
+    let parts: Vec<&str> = m.split(':').collect();
+    parts.len() == 6
+        && parts.iter().all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
+        && u8::from_str_radix(parts[0], 16).is_ok_and(|b| b & 1 == 0) // unicast
+}
+
+fn valid_ipv4_cidr(s: &str, need_len: bool) -> bool {
+    let (addr, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    addr.parse::<std::net::Ipv4Addr>().is_ok()
+        && match len {
+            Some(l) => l.parse::<u8>().is_ok_and(|l| l <= 32),
+            None => !need_len,
+        }
+}
+
+fn array<'a>(t: &'a Table, what: &str, key: &str) -> Result<Vec<&'a Table>> {
+    match t.get(key) {
+        None => Ok(vec![]),
+        Some(Value::Array(a)) => a
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.as_table().with_context(|| format!("{what}.{key}[{i}]: expected a table"))
+            })
+            .collect(),
+        Some(v) => bail!(
+            "{what}.{key}: expected an array of tables ([[{what}.{key}]]), found {}",
+            v.type_str()
+        ),
+    }
+}
+
+impl Manifest {
+    /// Reads the manifest of the crate whose Cargo.toml is `cargo_toml`.
+    pub fn load(cargo_toml: &Path) -> Result<Manifest> {
+        let text = std::fs::read_to_string(cargo_toml)
+            .with_context(|| format!("reading {}", cargo_toml.display()))?;
+        Manifest::parse(&text, cargo_toml.parent().unwrap_or(Path::new(".")))
+            .with_context(|| format!("in {}", cargo_toml.display()))
+    }
+
+    /// Parses Cargo.toml text; relative disk paths are taken from `dir`.
+    pub fn parse(cargo_toml: &str, dir: &Path) -> Result<Manifest> {
+        let doc: Table = cargo_toml.parse().context("not valid TOML")?;
+        let package = doc.get("package").and_then(Value::as_table).context("no [package]")?;
+        let pkg_name = package.get("name").and_then(Value::as_str).context("no package.name")?;
+        let empty = Table::new();
+        let m = match package.get("metadata").and_then(|m| m.get("unikernel")) {
+            None => &empty,
+            Some(Value::Table(t)) => t,
+            Some(_) => bail!("package.metadata.unikernel: expected a table"),
+        };
+        let what = "package.metadata.unikernel";
+        known_keys(
+            m,
+            what,
+            &[
+                "name",
+                "memory",
+                "vcpus",
+                "cmdline",
+                "on_poweroff",
+                "on_reboot",
+                "on_crash",
+                "network",
+                "disk",
+            ],
+        )?;
+        let name = string(m, what, "name")?.unwrap_or_else(|| pkg_name.to_string());
+        if name.is_empty()
+            || name.len() > 64
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            bail!(
+                "{what}.name: {name:?} must be 1-64 characters of letters, digits, '-', '_', '.'"
+            );
+        }
+        let mut networks = Vec::new();
+        for (i, n) in array(m, what, "network")?.into_iter().enumerate() {
+            let w = format!("{what}.network[{i}]");
+            known_keys(n, &w, &["bridge", "mac", "ip", "gateway"])?;
+            let bridge = string(n, &w, "bridge")?.unwrap_or_else(|| "xenbr0".into());
+            if bridge.is_empty()
+                || !bridge.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+            {
+                bail!("{w}.bridge: {bridge:?} is not an interface name");
+            }
+            let mac = string(n, &w, "mac")?;
+            if let Some(mac) = &mac {
+                if !valid_mac(mac) {
+                    bail!("{w}.mac: {mac:?} is not a unicast MAC address like 00:16:3e:00:00:01");
+                }
+            }
+            let ip = string(n, &w, "ip")?;
+            if let Some(ip) = &ip {
+                if !valid_ipv4_cidr(ip, true) {
+                    bail!("{w}.ip: {ip:?} is not an IPv4 address with a prefix length, like 10.0.0.2/24");
+                }
+            }
+            let gateway = string(n, &w, "gateway")?;
+            if let Some(g) = &gateway {
+                if !valid_ipv4_cidr(g, false) || g.contains('/') {
+                    bail!("{w}.gateway: {g:?} is not an IPv4 address");
+                }
+            }
+            networks.push(Network { bridge, mac, ip, gateway });
+        }
+        let mut disks = Vec::new();
+        for (i, d) in array(m, what, "disk")?.into_iter().enumerate() {
+            let w = format!("{what}.disk[{i}]");
+            known_keys(d, &w, &["path", "vdev", "mode"])?;
+            let path = string(d, &w, "path")?.with_context(|| format!("{w}.path: missing"))?;
+            let path = dir.join(&path);
+            if !path.is_file() {
+                bail!("{w}.path: {} does not exist (create the disk image first)", path.display());
+            }
+            let vdev = string(d, &w, "vdev")?
+                .unwrap_or_else(|| format!("xvd{}", (b'a' + i as u8) as char));
+            if !(vdev.len() >= 4
+                && vdev.starts_with("xvd")
+                && vdev[3..].chars().all(|c| c.is_ascii_lowercase()))
+            {
+                bail!("{w}.vdev: {vdev:?} is not a Xen virtual disk name like xvda");
+            }
+            let writable = match string(d, &w, "mode")?.as_deref() {
+                None | Some("rw") | Some("w") => true,
+                Some("r") | Some("ro") => false,
+                Some(o) => bail!("{w}.mode: {o:?} is not r or rw"),
+            };
+            disks.push(Disk { path: std::fs::canonicalize(&path)?, vdev, writable });
+        }
+        Ok(Manifest {
+            name,
+            memory_mib: number(m, what, "memory", 32, (4, 1 << 20))?,
+            vcpus: number(m, what, "vcpus", 1, (1, 1))?,
+            cmdline: string(m, what, "cmdline")?.unwrap_or_default(),
+            on_poweroff: action(m, what, "on_poweroff", "destroy")?,
+            on_reboot: action(m, what, "on_reboot", "restart")?,
+            on_crash: action(m, what, "on_crash", "destroy")?,
+            networks,
+            disks,
+        })
+    }
+
+    /// The xl configuration for this app with its image at `kernel` (made absolute).
+    pub fn xl_config(&self, kernel: &Path) -> Result<XlConfig> {
+        let kernel = std::path::absolute(kernel)?;
+        let mut c = XlConfig::new(&self.name, &kernel.to_string_lossy());
+        c.memory_mib = self.memory_mib;
+        c.vcpus = self.vcpus;
+        let mut extra = self.cmdline.clone();
+        for (i, n) in self.networks.iter().enumerate() {
+            let mut vif = format!("bridge={}", n.bridge);
+            if let Some(mac) = &n.mac {
+                vif += &format!(",mac={mac}");
+            }
+            c.vifs.push(vif);
+            let suffix = if i == 0 { String::new() } else { i.to_string() };
+            for (key, v) in [("ip", &n.ip), ("gw", &n.gateway)] {
+                if let Some(v) = v {
+                    extra = format!("{extra} {key}{suffix}={v}").trim().to_string();
+                }
+            }
+        }
+        for d in &self.disks {
+            let mode = if d.writable { "w" } else { "r" };
+            c.disks.push(format!(
+                "format=raw, vdev={}, access={mode}, target={}",
+                d.vdev,
+                d.path.display()
+            ));
+        }
+        c.extra = extra;
+        c.on_poweroff = self.on_poweroff.clone();
+        c.on_reboot = self.on_reboot.clone();
+        c.on_crash = self.on_crash.clone();
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(meta: &str) -> Result<Manifest> {
+        let text = format!("[package]\nname = \"demo\"\nversion = \"0.1.0\"\n{meta}");
+        Manifest::parse(&text, Path::new(env!("CARGO_MANIFEST_DIR")))
+    }
+
+    fn err(meta: &str) -> String {
+        format!("{:#}", parse(meta).unwrap_err())
+    }
+
+    #[test]
+    fn defaults_without_a_manifest() {
+        let m = parse("").unwrap();
+        assert_eq!((m.name.as_str(), m.memory_mib, m.vcpus), ("demo", 32, 1));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let base = "[package.metadata.unikernel]\n";
+        assert!(err(&format!("{base}memory = 0")).contains("unikernel.memory: 0 is out of range"));
+        assert!(err(&format!("{base}memory = \"64\""))
+            .contains("unikernel.memory: expected an integer"));
+        assert!(err(&format!("{base}colour = 1")).contains("unikernel.colour: unknown key"));
+        assert!(err(&format!("{base}on_crash = \"explode\"")).contains("unikernel.on_crash"));
+        assert!(err(&format!("{base}name = \"a b\"")).contains("unikernel.name"));
+        assert!(err(&format!("{base}cmdline = \"a\\nb\""))
+            .contains("unikernel.cmdline: control characters"));
+        let net = "[[package.metadata.unikernel.network]]\n";
+        assert!(err(&format!("{net}mac = \"00:16:3e:00:00\"")).contains("network[0].mac"));
+        assert!(err(&format!("{net}mac = \"01:16:3e:00:00:01\"")).contains("network[0].mac"));
+        assert!(err(&format!("{net}ip = \"10.0.0.300/24\"")).contains("network[0].ip"));
+        assert!(err(&format!("{net}ip = \"10.0.0.3\"")).contains("network[0].ip"));
+        assert!(err(&format!("{net}speed = 1")).contains("network[0].speed: unknown key"));
+        let disk = "[[package.metadata.unikernel.disk]]\n";
+        assert!(err(&format!("{disk}path = \"no-such.img\"")).contains("disk[0].path"));
+        assert!(
+            err(&format!("{disk}path = \"Cargo.toml\"\nvdev = \"sda\"")).contains("disk[0].vdev")
+        );
+        assert!(err(&format!("{disk}path = \"Cargo.toml\"\nmode = \"x\"")).contains("disk[0].mode"));
+    }
+
+    #[test]
+    fn strings_are_quoted_and_escaped_for_xl() {
+        let m = parse("[package.metadata.unikernel]\ncmdline = 'say \"hi\" \\o/'").unwrap();
+        let text = m.xl_config(Path::new("/k")).unwrap().render();
+        assert!(text.contains(r#"extra = "say \"hi\" \\o/""#), "{text}");
+    }
+
+    /// The example's manifest, rendered, is the reviewed file xtask/tests/app-example.xl
+    /// (with the kernel path of this checkout replaced by KERNEL).
+    #[test]
+    fn example_xl_matches_the_golden_file() {
+        let root = crate::util::root();
+        let m = Manifest::load(&root.join("app-example/Cargo.toml")).unwrap();
+        let text = m.xl_config(Path::new("/KERNEL")).unwrap().render();
+        let golden = std::fs::read_to_string(root.join("xtask/tests/app-example.xl")).unwrap();
+        assert_eq!(text, golden);
+    }
+}
