@@ -12,12 +12,32 @@ pub const TARGET: &str = "x86_64-unknown-none";
 #[derive(Debug, Clone)]
 pub struct Options {
     pub package: String,
+    /// An app crate outside the workspace, by its Cargo.toml.
+    pub manifest: Option<PathBuf>,
     pub release: bool,
 }
 
 impl Options {
     pub fn new(package: &str) -> Self {
-        Options { package: package.to_string(), release: true }
+        Options { package: package.to_string(), manifest: None, release: true }
+    }
+
+    /// An app crate in a directory of its own.
+    pub fn standalone(cargo_toml: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(cargo_toml)
+            .with_context(|| format!("reading {}", cargo_toml.display()))?;
+        let doc: toml::Table =
+            text.parse().with_context(|| format!("{} is not valid TOML", cargo_toml.display()))?;
+        let name = doc
+            .get("package")
+            .and_then(|p| p.get("name"))
+            .and_then(|n| n.as_str())
+            .with_context(|| format!("{}: no package.name", cargo_toml.display()))?;
+        Ok(Options {
+            package: name.to_string(),
+            manifest: Some(std::path::absolute(cargo_toml)?),
+            release: true,
+        })
     }
 
     pub fn parse(args: &[String]) -> Result<Self> {
@@ -28,9 +48,17 @@ impl Options {
                 "-p" | "--package" => {
                     opts.package = it.next().context("-p needs a package name")?.clone();
                 }
+                "--manifest-path" => {
+                    let path = it.next().context("--manifest-path needs a Cargo.toml")?;
+                    let release = opts.release;
+                    opts = Options::standalone(Path::new(path))?;
+                    opts.release = release;
+                }
                 "--debug" => opts.release = false,
                 "--release" => opts.release = true,
-                other => bail!("unknown option {other:?} for build (try: -p APP, --debug)"),
+                other => {
+                    bail!("unknown option {other:?} (try: -p APP, --manifest-path PATH, --debug)")
+                }
             }
         }
         Ok(opts)
@@ -72,9 +100,12 @@ fn rustflags() -> Vec<String> {
 /// Builds `opts.package` for the PVH target and returns the image.
 pub fn build(opts: &Options) -> Result<Image> {
     let mut cmd = util::cargo();
-    cmd.current_dir(util::root())
-        .args(["build", "--target", TARGET, "-p", &opts.package])
-        .args(["--message-format", "json-render-diagnostics"]);
+    match &opts.manifest {
+        None => cmd.current_dir(util::root()).args(["build", "-p", &opts.package]),
+        // From the app's directory, so that its own rust-toolchain.toml applies.
+        Some(m) => cmd.current_dir(m.parent().unwrap()).arg("build").arg("--manifest-path").arg(m),
+    };
+    cmd.args(["--target", TARGET, "--message-format", "json-render-diagnostics"]);
     if opts.release {
         cmd.arg("--release");
     }
@@ -122,8 +153,12 @@ pub fn stripped_size(path: &Path) -> Result<u64> {
     Ok(size)
 }
 
-/// The Cargo.toml of workspace package `package`.
-pub fn manifest_path(package: &str) -> Result<PathBuf> {
+/// The Cargo.toml of the app `opts` names.
+pub fn manifest_path(opts: &Options) -> Result<PathBuf> {
+    if let Some(m) = &opts.manifest {
+        return Ok(m.clone());
+    }
+    let package = opts.package.as_str();
     let out = util::cargo()
         .current_dir(util::root())
         .args(["metadata", "--format-version", "1", "--no-deps"])

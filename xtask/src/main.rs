@@ -9,6 +9,7 @@ mod build;
 mod e2e;
 mod elf;
 mod manifest;
+mod new;
 mod qemu;
 mod rig;
 mod run;
@@ -22,9 +23,13 @@ use std::process::ExitCode;
 const HELP: &str = "\
 cargo xtask <command> [options]
 
+APP is a workspace package (-p NAME, default app-example) or an app crate anywhere
+(--manifest-path PATH/Cargo.toml).
+
 commands:
   run [-p APP] [--debug]    build APP and run it under Xen: `xl create -c` on a Xen host,
                             else in the emulated Xen machine, console on the terminal
+  new NAME [--dir PARENT]   create an app crate NAME (in a directory of its own)
   xl [-p APP] [--debug]     build APP and write its xl config from its manifest
                             ([package.metadata.unikernel] in its Cargo.toml)
   build [-p APP] [--debug]  build APP (default app-example) into a PVH image and print its path
@@ -61,6 +66,7 @@ fn run(args: &[String]) -> Result<bool> {
         }
         "test" => test::run(test::Parts::parse(rest)?),
         "run" => run::run(rest),
+        "new" => new::run(rest),
         "xl" => {
             let opts = build::Options::parse(rest)?;
             let (_, file) = run::write_xl(&opts)?;

@@ -17,7 +17,7 @@ fn xen_host() -> bool {
 
 /// Builds the app and writes its xl file (from its manifest) beside the image.
 pub fn write_xl(opts: &Options) -> Result<(Manifest, std::path::PathBuf)> {
-    let manifest = Manifest::load(&build::manifest_path(&opts.package)?)?;
+    let manifest = Manifest::load(&build::manifest_path(opts)?)?;
     let image = build::build(opts)?;
     let file = image.path.with_extension("xl");
     std::fs::write(&file, manifest.xl_config(&image.path)?.render())?;

@@ -201,6 +201,12 @@ pub fn run(parts: Parts) -> Result<bool> {
         }
     }
 
+    if parts.qemu {
+        let t = Instant::now();
+        let result = new_app_boots().map_err(|e| format!("{e:#}"));
+        summary.record("qemu", "new-app-outside-workspace", t, result);
+    }
+
     println!("== figures");
     if let Some(image) = images.iter().find(|i| i.package == "app-example") {
         image.describe()?;
@@ -258,4 +264,18 @@ fn boot_figure(output: &str) -> Option<u64> {
         let rest = l.split("boot: ").nth(1)?;
         rest.split_whitespace().next()?.parse().ok()
     })
+}
+
+/// `cargo xtask new` makes a crate outside the workspace that depends on `kernel` alone;
+/// it builds into an image that boots.
+fn new_app_boots() -> Result<()> {
+    let parent = util::root().join("target/xtask-new");
+    let _ = std::fs::remove_dir_all(&parent);
+    std::fs::create_dir_all(&parent)?;
+    let dir = crate::new::create("demoapp", &parent)?;
+    let image = build::build(&build::Options::standalone(&dir.join("Cargo.toml"))?)?;
+    let run = qemu::boot(&image.path, "", BOOT_TIMEOUT)?;
+    anyhow::ensure!(run.exit == Exit::Poweroff, "ended {:?}:\n{}", run.exit, run.output);
+    anyhow::ensure!(run.output.contains("Hello from demoapp!"), "no greeting:\n{}", run.output);
+    Ok(())
 }
