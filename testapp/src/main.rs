@@ -72,6 +72,7 @@ async fn main() {
 
 /// Xen services end to end; dom0 plays its part (see xtask's e2e suite).
 async fn services() {
+    extern crate alloc;
     use kernel::time::{sleep, Duration, Instant};
     use kernel::xenstore;
     let domid = xenstore::read("domid").await.expect("read domid");
@@ -82,6 +83,12 @@ async fn services() {
         Ok(v) => kernel::println!("testapp: FAILED: missing key read as {v:?}"),
     }
     xenstore::write("data/written-by-guest", "yes").await.expect("write data/");
+    xenstore::set_perms("data/written-by-guest", &[&alloc::format!("n{domid}"), "r0"])
+        .await
+        .expect("set_perms");
+    let perms = xenstore::get_perms("data/written-by-guest").await.expect("get_perms");
+    let names = xenstore::directory("data").await.expect("directory");
+    kernel::println!("testapp: perms {} dir {}", perms.join(","), names.join(","));
     let tx_value = xenstore::transaction(|tx| async move {
         tx.write("data/tx", "in-transaction").await?;
         tx.read("data/tx").await

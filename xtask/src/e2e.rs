@@ -174,6 +174,8 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_console(r, " name services")?;
             expect_console(r, "testapp: missing key gives: xenstore error NoEnt")?;
             expect_console(r, "testapp: transaction read back in-transaction")?;
+            expect_console(r, ",r0 dir ")?;
+            expect_console(r, "written-by-guest")?;
             expect_console(r, "data/test = hello-from-dom0")?;
             let slept = dom0_figure(r, "sleep", "measured")?;
             if (slept - 2.0).abs() > 0.05 {

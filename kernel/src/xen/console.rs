@@ -3,9 +3,8 @@
 //! HVM_PARAM_CONSOLE_EVTCHN. The ring protocol itself is `devices::console`.
 
 use super::abi::{self, EvtchnPort};
-use super::shared_page::SharedPage;
-use super::{event, hvm, sched};
-use crate::arch::paging;
+use super::shared_page::{self, SharedPage};
+use super::{event, sched};
 use devices::console::ConsoleRing;
 use spin::Mutex;
 
@@ -22,18 +21,9 @@ const MAX_WAITS: u32 = 100_000;
 
 /// Finds and maps the console ring.
 pub fn init() -> Result<(), &'static str> {
-    let pfn = hvm::get_param(abi::HVM_PARAM_CONSOLE_PFN).map_err(|_| "no HVM_PARAM_CONSOLE_PFN")?;
-    let port =
-        hvm::get_param(abi::HVM_PARAM_CONSOLE_EVTCHN).map_err(|_| "no console event channel")?;
-    if pfn == 0 || pfn >= 1 << 40 {
-        return Err("console pfn out of range");
-    }
-    let paddr = pfn << 12;
-    paging::map_shared_page(paddr);
-    // SAFETY: the page at `paddr` is the console ring Xen gave us, now mapped read+write; it
-    // is shared with xenconsoled only and reached only through this SharedPage.
-    let page = unsafe { SharedPage::new(paddr, paging::PAGE_SIZE as usize) };
-    *CONSOLE.lock() = Some(Console { ring: ConsoleRing::new(page), port: port as EvtchnPort });
+    let (page, port) =
+        shared_page::from_hvm_params(abi::HVM_PARAM_CONSOLE_PFN, abi::HVM_PARAM_CONSOLE_EVTCHN)?;
+    *CONSOLE.lock() = Some(Console { ring: ConsoleRing::new(page), port });
     Ok(())
 }
 

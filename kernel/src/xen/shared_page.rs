@@ -1,5 +1,7 @@
 //! [`devices::shmem::SharedMem`] over memory shared with another domain.
 
+use super::{abi::EvtchnPort, hvm};
+use crate::arch::paging;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
 use devices::shmem::SharedMem;
@@ -76,4 +78,24 @@ impl SharedMem for SharedPage {
             unsafe { dst.add(i).write_volatile(b) };
         }
     }
+}
+
+/// The ring page and event channel Xen names in a pair of HVM params (console, xenstore):
+/// the page is mapped and wrapped, the port returned as Xen gave it.
+pub fn from_hvm_params(
+    pfn_param: u32,
+    port_param: u32,
+) -> Result<(SharedPage, EvtchnPort), &'static str> {
+    let pfn = hvm::get_param(pfn_param).map_err(|_| "Xen gave no ring page")?;
+    let port = hvm::get_param(port_param).map_err(|_| "Xen gave no event channel")?;
+    if pfn == 0 || pfn >= 1 << 40 {
+        return Err("ring page number out of range");
+    }
+    let port = EvtchnPort::try_from(port).map_err(|_| "event channel out of range")?;
+    let paddr = pfn << 12;
+    paging::map_shared_page(paddr);
+    // SAFETY: the page at `paddr` is a ring Xen set up for this domain (its HVM param says
+    // so), now mapped read+write; it is shared with one backend and, as each param pair is
+    // read once at boot, reached only through this SharedPage.
+    Ok((unsafe { SharedPage::new(paddr, paging::PAGE_SIZE as usize) }, port))
 }

@@ -2,9 +2,8 @@
 //! matched to requests by id, watch events queued for the watch that asked. The wire format
 //! is `devices::xenstore`; the app-facing API is [`crate::xenstore`].
 
-use super::shared_page::SharedPage;
-use super::{abi, event, hvm};
-use crate::arch::paging;
+use super::shared_page::{self, SharedPage};
+use super::{abi, event};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::task::{Poll, Waker};
@@ -50,19 +49,9 @@ impl core::fmt::Display for Error {
 
 /// Finds and maps the xenstore ring and starts the task that reads replies.
 pub fn init() -> Result<(), &'static str> {
-    let pfn = hvm::get_param(abi::HVM_PARAM_STORE_PFN).map_err(|_| "no HVM_PARAM_STORE_PFN")?;
-    let port =
-        hvm::get_param(abi::HVM_PARAM_STORE_EVTCHN).map_err(|_| "no xenstore event channel")?;
-    if pfn == 0 || pfn >= 1 << 40 {
-        return Err("xenstore pfn out of range");
-    }
-    let port =
-        event::adopt(port as abi::EvtchnPort).map_err(|_| "xenstore event channel unusable")?;
-    let paddr = pfn << 12;
-    paging::map_shared_page(paddr);
-    // SAFETY: the page at `paddr` is the xenstore ring Xen gave us, now mapped read+write;
-    // shared with xenstored only and reached only through this SharedPage.
-    let page = unsafe { SharedPage::new(paddr, paging::PAGE_SIZE as usize) };
+    let (page, port) =
+        shared_page::from_hvm_params(abi::HVM_PARAM_STORE_PFN, abi::HVM_PARAM_STORE_EVTCHN)?;
+    let port = event::adopt(port).map_err(|_| "xenstore event channel unusable")?;
     use devices::shmem::SharedMem;
     let req_prod = page.load_u32(wire::OFF_REQ_PROD);
     let rsp_cons = page.load_u32(wire::OFF_RSP_CONS);
