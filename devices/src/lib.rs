@@ -15,5 +15,6 @@ pub mod byte_ring;
 pub mod cmdline;
 pub mod console;
 pub mod gnttab;
+pub mod ring;
 pub mod shmem;
 pub mod xenstore;
