@@ -63,7 +63,7 @@ impl<M: SharedMem> FrontRing<M> {
     /// Initialises a fresh shared ring page (`SHARED_RING_INIT` + `FRONT_RING_INIT`).
     pub fn init(mem: M, entry_size: usize) -> Self {
         let size = ring_size(mem.size(), entry_size);
-        assert!(size > 0 && entry_size % 4 == 0, "ring too small or entry size odd");
+        assert!(size > 0 && entry_size.is_multiple_of(4), "ring too small or entry size odd");
         mem.store_u32(OFF_REQ_PROD, 0);
         mem.store_u32(OFF_RSP_PROD, 0);
         mem.store_u32(OFF_REQ_EVENT, 1);
