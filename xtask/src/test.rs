@@ -90,6 +90,32 @@ const BOOT_CASES: &[BootCase] = &[
     },
 ];
 
+/// Formatting and clippy, for the host crates and for the guest target.
+const LINTS: &[(&str, &[&str], bool)] = &[
+    ("rustfmt", &["fmt", "--all", "--check"], false),
+    ("clippy-host", &["clippy", "--all-targets", "--", "-D", "warnings"], false),
+    (
+        "clippy-guest",
+        &[
+            "clippy",
+            "--target",
+            build::TARGET,
+            "-p",
+            "kernel",
+            "-p",
+            "devices",
+            "-p",
+            "app-example",
+            "-p",
+            "testapp",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        true,
+    ),
+];
+
 const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Default)]
@@ -155,6 +181,15 @@ pub fn run(parts: Parts) -> Result<bool> {
         let t = Instant::now();
         let host = util::run(util::cargo().current_dir(util::root()).arg("test"));
         summary.record("host", "cargo-test", t, host.map_err(|e| format!("{e:#}")));
+        for (name, args, target) in LINTS {
+            let t = Instant::now();
+            let mut cmd = util::cargo();
+            cmd.current_dir(util::root()).args(*args);
+            if *target {
+                cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Crelocation-model=static");
+            }
+            summary.record("lint", name, t, util::run(&mut cmd).map_err(|e| format!("{e:#}")));
+        }
     }
 
     let mut images: Vec<Image> = Vec::new();
