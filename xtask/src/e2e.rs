@@ -120,8 +120,13 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
     let testapp = image(images, "testapp");
     let disk_linux = pattern_disk(&scratch.join("linux.img"), 16)?;
     let disk_ours = pattern_disk(&scratch.join("ours.img"), 16)?;
-    let disk =
-        |file: &PathBuf| Disk { host_file: file.clone(), vdev: "xvda".into(), writable: true };
+    let disk = |file: &PathBuf| Disk {
+        host_file: file.clone(),
+        vdev: "xvda".into(),
+        writable: true,
+        as_file: false,
+    };
+    let disk_file = pattern_disk(&scratch.join("linux-file.img"), 8)?;
 
     let hello = Test {
         guest: Guest::ours("hello", app, "").step(Step::WaitEnd(90)).step(Step::Dom0(
@@ -226,20 +231,30 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
         Guest::linux("linux", &format!("rig.ip=10.0.0.2/24 rig.disk-marker={LINUX_MARKER}"));
     linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:02".into());
     linux.disks.push(disk(&disk_linux));
+    linux.disks.push(Disk {
+        host_file: disk_file,
+        vdev: "xvdb".into(),
+        writable: true,
+        as_file: true,
+    });
     let linux = Test {
         guest: linux
             .step(Step::WaitOutput("linux-guest: ready".into(), 180))
             .step(Step::WaitOutput(format!("linux-guest: wrote {LINUX_MARKER}"), 30))
             .step(Step::Dom0("ping".into(), "ping -c 3 -W 5 10.0.0.2".into()))
             .step(Step::Dom0("vif-state".into(), backend_state("vif", "0")))
-            .step(Step::Dom0("vbd-state".into(), backend_state("vbd", "51712"))),
+            .step(Step::Dom0("vbd-state".into(), backend_state("vbd", "51712")))
+            .step(Step::Dom0("vbd-file-state".into(), backend_state("vbd", "51728"))),
         check: |r| {
             expect_console(r, "linux-guest: eth0 10.0.0.2/24")?;
             expect_console(r, "linux-guest: xvda 32768 sectors")?;
             expect_dom0(r, "ping", 0, "3 packets received")?;
             expect_dom0(r, "vif-state", 0, "4")?;
             expect_dom0(r, "vbd-state", 0, "4")?;
-            expect_disk(r, "xvda", LINUX_MARKER.as_bytes())
+            expect_dom0(r, "vbd-file-state", 0, "4")?;
+            expect_console(r, "linux-guest: xvdb 16384 sectors")?;
+            expect_disk(r, "xvda", LINUX_MARKER.as_bytes())?;
+            expect_disk(r, "xvdb", b"\0\0\0\0\0\0\0\0")
         },
     };
     let mut ours = Guest::ours("ours-devices", testapp, "test=idle");

@@ -46,7 +46,12 @@ pub fn run(args: &[String]) -> Result<bool> {
     guest.disks = manifest
         .disks
         .iter()
-        .map(|d| Disk { host_file: d.path.clone(), vdev: d.vdev.clone(), writable: d.writable })
+        .map(|d| Disk {
+            host_file: d.path.clone(),
+            vdev: d.vdev.clone(),
+            writable: d.writable,
+            as_file: false,
+        })
         .collect();
     let guest = guest.step(Step::Follow).step(Step::WaitEnd(0));
     let plan = Plan { batches: vec![vec![guest]], texts: vec![] };

@@ -18,7 +18,9 @@ while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1));
 if [ -n "$ip" ] && [ -e /sys/class/net/eth0 ]; then
   ip link set eth0 up && ip addr add "$ip" dev eth0 && echo "linux-guest: eth0 $ip"
 fi
-[ -e /sys/block/xvda ] && echo "linux-guest: xvda $(cat /sys/block/xvda/size) sectors"
+for d in /sys/block/xvd*; do
+  [ -e "$d" ] && echo "linux-guest: ${d##*/} $(cat "$d/size") sectors"
+done
 if [ -n "$marker" ] && [ -b /dev/xvda ]; then
   printf '%s' "$marker" | dd of=/dev/xvda conv=notrunc,fsync 2>/dev/null && echo "linux-guest: wrote $marker"
 fi

@@ -21,12 +21,14 @@ pub enum Step {
     Follow,
 }
 
-/// A disk file of the host that a guest gets as `phy:` (a loop device in dom0).
+/// A disk file of the host that a guest gets: as `phy:` (the harness attaches a loop
+/// device in dom0) or as `file:` (xl's block hotplug script does).
 #[derive(Debug, Clone)]
 pub struct Disk {
     pub host_file: PathBuf,
     pub vdev: String,
     pub writable: bool,
+    pub as_file: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -110,18 +112,20 @@ impl Plan {
                 for d in &g.disks {
                     let file = format!("disks/{name}-{}", d.vdev);
                     files.push((d.host_file.clone(), file.clone()));
-                    let dev = format!("/dev/loop{loop_no}");
-                    loop_no += 1;
-                    let ro = if d.writable { "" } else { "-r " };
-                    writeln!(setup, "losetup {ro}{dev} /work/{file}").unwrap();
-                    writeln!(
-                        teardown,
-                        "losetup -d {dev}; cp /work/{file} /out/{name}/disk-{}",
-                        d.vdev
-                    )
-                    .unwrap();
                     let mode = if d.writable { "w" } else { "r" };
-                    config.disks.push(format!("phy:{dev},{},{mode}", d.vdev));
+                    if d.as_file {
+                        config.disks.push(format!("file:/work/{file},{},{mode}", d.vdev));
+                    } else {
+                        // Loop devices from the top down, away from those `losetup -f`
+                        // hands the block script for file: disks.
+                        let dev = format!("/dev/loop{}", 63 - loop_no);
+                        loop_no += 1;
+                        let ro = if d.writable { "" } else { "-r " };
+                        writeln!(setup, "losetup {ro}{dev} /work/{file}").unwrap();
+                        writeln!(teardown, "losetup -d {dev}").unwrap();
+                        config.disks.push(format!("phy:{dev},{},{mode}", d.vdev));
+                    }
+                    writeln!(teardown, "cp /work/{file} /out/{name}/disk-{}", d.vdev).unwrap();
                 }
                 texts.push((format!("cfg/{name}.cfg"), config.render()));
                 match &g.boot_retry {
