@@ -28,14 +28,10 @@ pub(crate) fn start(info: Result<BootInfo, StartInfoError>, app_main: fn() -> cr
         }
     };
     let cmdline = info.cmdline();
-    let level = match devices::cmdline::get(cmdline, "log") {
-        None => LevelFilter::Info,
-        Some(v) => logger::parse_level(v).unwrap_or(LevelFilter::Info),
-    };
-    logger::init(level);
-    if let Some(v) =
-        devices::cmdline::get(cmdline, "log").filter(|v| logger::parse_level(v).is_none())
-    {
+    let requested = devices::cmdline::get(cmdline, "log");
+    let level = requested.and_then(logger::parse_level);
+    logger::init(level.unwrap_or(LevelFilter::Info));
+    if let (Some(v), None) = (requested, level) {
         log::warn!("log={v}: not a level (error, warn, info, debug, trace, off); using info");
     }
     if info.truncated {

@@ -69,7 +69,7 @@ fn run(args: &[String]) -> Result<bool> {
         "new" => new::run(rest),
         "xl" => {
             let opts = build::Options::parse(rest)?;
-            let (_, file) = run::write_xl(&opts)?;
+            let (_, _, file) = run::write_xl(&opts)?;
             println!("{}", file.display());
             Ok(true)
         }

@@ -16,18 +16,17 @@ fn xen_host() -> bool {
 }
 
 /// Builds the app and writes its xl file (from its manifest) beside the image.
-pub fn write_xl(opts: &Options) -> Result<(Manifest, std::path::PathBuf)> {
+pub fn write_xl(opts: &Options) -> Result<(Manifest, build::Image, std::path::PathBuf)> {
     let manifest = Manifest::load(&build::manifest_path(opts)?)?;
     let image = build::build(opts)?;
     let file = image.path.with_extension("xl");
     std::fs::write(&file, manifest.xl_config(&image.path)?.render())?;
-    Ok((manifest, file))
+    Ok((manifest, image, file))
 }
 
 pub fn run(args: &[String]) -> Result<bool> {
     let opts = Options::parse(args)?;
-    let (manifest, file) = write_xl(&opts)?;
-    let image = build::build(&opts)?;
+    let (manifest, image, file) = write_xl(&opts)?;
     image.describe()?;
     if xen_host() {
         eprintln!("run: xl create -c {}", file.display());

@@ -39,10 +39,15 @@ rig_create() {
 # nothing if it does not exist. xl was seen to crash now and then in this emulated dom0,
 # so a failed listing is retried before the guest counts as gone.
 rig_state() {
+  rig_listing "$1" | awk '{print $5}'
+}
+
+# rig_listing NAME [-v]: the guest's line of `xl list [-v]`, retried as rig_state says.
+rig_listing() {
   local line n=0
   while [ $n -lt 3 ]; do
-    line=$(xl list "$1" 2> /dev/null | tail -n +2)
-    [ -n "$line" ] && { echo "$line" | awk '{print $5}'; return; }
+    line=$(xl list $2 "$1" 2> /dev/null | tail -n +2)
+    [ -n "$line" ] && { echo "$line"; return; }
     xl domid "$1" > /dev/null 2>&1 || return
     n=$((n + 1))
   done
@@ -100,7 +105,7 @@ rig_unfollow() {
 # listed) and records why: the shutdown reason code, or "timeout" after an `xl destroy`.
 # SECONDS 0 waits for ever.
 rig_wait_end() {
-  local line state i=0 max=$(($2 * 4))
+  local state i=0 max=$(($2 * 4))
   while :; do
     state=$(rig_state "$1")
     case $state in
@@ -110,9 +115,7 @@ rig_wait_end() {
         ;;
       *s* | *c*)
         # The shutdown reason code is in the verbose listing.
-        line=$(xl list -v "$1" 2> /dev/null | tail -n +2)
-        [ -z "$line" ] && line=$(xl list -v "$1" 2> /dev/null | tail -n +2)
-        echo "$line" | awk '{print $8}' > "/out/$1/end"
+        rig_listing "$1" -v | awk '{print $8}' > "/out/$1/end"
         break
         ;;
     esac
