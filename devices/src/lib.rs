@@ -15,6 +15,8 @@ pub mod byte_ring;
 pub mod cmdline;
 pub mod console;
 pub mod gnttab;
+pub mod netfront;
 pub mod ring;
 pub mod shmem;
+pub mod xenbus;
 pub mod xenstore;

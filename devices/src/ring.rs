@@ -79,6 +79,21 @@ impl<M: SharedMem> FrontRing<M> {
         OFF_RING + (idx % self.size) as usize * self.entry
     }
 
+    /// The index the next request will get.
+    pub fn next_request_index(&self) -> u32 {
+        self.req_prod_pvt
+    }
+
+    /// The index of the next response to take.
+    pub fn next_response_index(&self) -> u32 {
+        self.rsp_cons
+    }
+
+    /// Gives the shared memory back (after the backend has let go of it).
+    pub fn into_mem(self) -> M {
+        self.mem
+    }
+
     /// Requests made and not yet answered.
     pub fn outstanding(&self) -> u32 {
         self.req_prod_pvt.wrapping_sub(self.rsp_cons)
