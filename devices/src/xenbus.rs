@@ -1,8 +1,8 @@
 //! The xenbus device handshake (`io/xenbus.h`): the states a frontend and its backend
 //! publish in xenstore, parsed from the backend's untrusted text.
 
-/// `enum xenbus_state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `enum xenbus_state`, ordered as the handshake progresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum State {
     Unknown = 0,
     Initialising = 1,

@@ -24,9 +24,17 @@ mod executor;
 #[cfg(target_os = "none")]
 mod logger;
 #[cfg(target_os = "none")]
+pub mod net;
+/// The network configuration parser, for host tests (in the guest it is `net::config`).
+#[cfg(all(test, not(target_os = "none")))]
+#[path = "net/config.rs"]
+mod net_config;
+#[cfg(target_os = "none")]
 mod runtime;
 #[cfg(target_os = "none")]
 pub mod time;
+#[cfg(target_os = "none")]
+pub mod xenbus;
 #[cfg(target_os = "none")]
 pub mod xenstore;
 

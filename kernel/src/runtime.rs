@@ -41,9 +41,13 @@ pub(crate) fn start(info: Result<BootInfo, StartInfoError>, app_main: fn() -> cr
     match xen_version {
         Some((major, minor)) => {
             xen::init();
+            crate::executor::spawn(crate::net::start());
             log::info!("Xen {major}.{minor}, PVH guest; heap {} MiB", heap >> 20);
         }
-        None => log::info!("no Xen found: plain PVH boot; heap {} MiB", heap >> 20),
+        None => {
+            crate::net::no_network();
+            log::info!("no Xen found: plain PVH boot; heap {} MiB", heap >> 20)
+        }
     }
     log::debug!("command line: {cmdline:?}");
     let cycles = cpu::rdtsc().wrapping_sub(arch::boot_tsc());

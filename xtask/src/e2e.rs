@@ -78,6 +78,18 @@ fn dom0_figure(r: &GuestResult, step: &str, word: &str) -> Result<f64, String> {
     )
 }
 
+/// 200 requests one after the other; prints "ok N" with N the successes.
+const HTTP_SEQUENTIAL: &str = "n=0; i=0; while [ $i -lt 200 ]; do \
+    wget -q -O - http://10.0.0.10/ | grep -q '^requests:' && n=$((n+1)); i=$((i+1)); done; echo ok $n";
+
+/// 50 requests at once; prints "ok N" with N the successes.
+const HTTP_CONCURRENT: &str = "rm -rf /tmp/c; mkdir /tmp/c; i=0; while [ $i -lt 50 ]; do \
+    (wget -q -O /tmp/c/$i http://10.0.0.10/ && grep -q '^requests:' /tmp/c/$i && touch /tmp/c/ok$i) & \
+    i=$((i+1)); done; wait; echo ok $(ls /tmp/c | grep -c '^ok')";
+
+/// A request line that is not HTTP: the answer must be 400.
+const HTTP_MALFORMED: &str = "printf 'GET / HTTP/1.1 extra\r\n\r\n' | nc -w 5 10.0.0.10 80";
+
 /// What the Linux guest writes at the start of its disk, to be found in the file that comes
 /// back to the host.
 const LINUX_MARKER: &str = "linux-guest-was-here";
@@ -277,6 +289,31 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_dom0(r, "vbd-device", 0, "7:")
         },
     };
+    let mut app_net = Guest::ours("net", app, "log=info ip=10.0.0.10/24 gw=10.0.0.1");
+    app_net.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:10".into());
+    let net = Test {
+        guest: app_net
+            .step(Step::WaitOutput("app-example: serving HTTP".into(), 90))
+            .step(Step::Dom0("ping".into(), "ping -c 3 -W 5 10.0.0.10".into()))
+            .step(Step::Dom0("status".into(), "wget -q -O - http://10.0.0.10/".into()))
+            .step(Step::Dom0("sequential".into(), HTTP_SEQUENTIAL.into()))
+            .step(Step::Dom0("concurrent".into(), HTTP_CONCURRENT.into()))
+            .step(Step::Dom0("malformed".into(), HTTP_MALFORMED.into()))
+            .step(Step::Dom0(
+                "after".into(),
+                "wget -q -O - http://10.0.0.10/nope; wget -q -O - http://10.0.0.10/".into(),
+            ))
+            .step(Step::Dom0("vif-state".into(), backend_state("vif", "0"))),
+        check: |r| {
+            expect_dom0(r, "vif-state", 0, "4")?;
+            expect_dom0(r, "ping", 0, "3 packets received")?;
+            expect_dom0(r, "status", 0, "app-example: a Rust unikernel on Xen")?;
+            expect_dom0(r, "sequential", 0, "ok 200")?;
+            expect_dom0(r, "concurrent", 0, "ok 50")?;
+            expect_dom0(r, "malformed", 0, "HTTP/1.1 400 Bad Request")?;
+            expect_dom0(r, "after", 0, "requests:")
+        },
+    };
     // Guests without devices run side by side; guests with devices one at a time (with a
     // 2-vCPU dom0, concurrent `xl create`s with hotplug saw dom0 programs crash; dom0 now
     // has one vCPU, which stopped that, but the device guests stay apart to be safe).
@@ -286,6 +323,7 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
         vec![hang],
         vec![linux],
         vec![ours],
+        vec![net],
     ])
 }
 
@@ -324,7 +362,15 @@ pub fn run(
 ) -> Result<Figures> {
     let scratch = crate::rig::dir().join("e2e");
     std::fs::create_dir_all(&scratch)?;
-    let batches = tests(images, &scratch)?;
+    let mut batches = tests(images, &scratch)?;
+    // For working on one test: E2E_ONLY=name,name runs just those.
+    if let Ok(only) = std::env::var("E2E_ONLY") {
+        let only: Vec<&str> = only.split(',').collect();
+        for b in &mut batches {
+            b.retain(|t| only.contains(&t.guest.config.name.as_str()));
+        }
+        batches.retain(|b| !b.is_empty());
+    }
     let plan = Plan {
         batches: batches.iter().map(|b| b.iter().map(|t| t.guest.clone()).collect()).collect(),
         texts: xl_files()?,

@@ -94,3 +94,74 @@ pub fn stats() -> (usize, u32, usize) {
         .as_ref()
         .map_or((0, 0, 0), |t| (t.entries.frames(), t.max_frames, t.entries.in_use()))
 }
+
+/// A page of our RAM granted to another domain: ring pages and I/O buffers of the split
+/// drivers. Dropping it ends the grant and frees the page, unless the other domain still
+/// maps it: then the page is leaked (logged), as freeing it would let that domain write
+/// into memory we reuse.
+#[derive(Debug)]
+pub struct GrantedPage {
+    page: SharedPage,
+    gref: GrantRef,
+}
+
+impl GrantedPage {
+    /// Allocates a zeroed page and grants `domid` access to it.
+    pub fn new(domid: u16, readonly: bool) -> Result<GrantedPage, GrantError> {
+        let addr = Box::into_raw(Box::new(Frame([0; 4096]))) as u64;
+        match grant_access(domid, addr, readonly) {
+            // SAFETY: the page was just allocated and leaked from the heap (mapped read+
+            // write); from here on it is reached only through this SharedPage, until Drop
+            // turns it back into the Box.
+            Ok(gref) => Ok(GrantedPage { page: unsafe { SharedPage::new(addr, 4096) }, gref }),
+            Err(e) => {
+                // SAFETY: `addr` came from Box::into_raw above and was never shared.
+                drop(unsafe { Box::from_raw(addr as *mut Frame) });
+                Err(e)
+            }
+        }
+    }
+
+    pub fn gref(&self) -> GrantRef {
+        self.gref
+    }
+
+    pub fn mem(&self) -> &SharedPage {
+        &self.page
+    }
+}
+
+impl Drop for GrantedPage {
+    fn drop(&mut self) {
+        match end_access(self.gref) {
+            Ok(()) => {
+                let addr = self.page.addr();
+                // SAFETY: the grant is ended, so no other domain can reach the page; it
+                // came from Box::into_raw in `new` and this is its only owner.
+                drop(unsafe { Box::from_raw(addr as *mut Frame) });
+            }
+            Err(e) => log::warn!("leaking a page: {e}"),
+        }
+    }
+}
+
+impl devices::shmem::SharedMem for GrantedPage {
+    fn size(&self) -> usize {
+        self.page.size()
+    }
+    fn load_u32(&self, offset: usize) -> u32 {
+        self.page.load_u32(offset)
+    }
+    fn store_u32(&self, offset: usize, value: u32) {
+        self.page.store_u32(offset, value)
+    }
+    fn cas_u32(&self, offset: usize, current: u32, new: u32) -> Result<u32, u32> {
+        self.page.cas_u32(offset, current, new)
+    }
+    fn read(&self, offset: usize, buf: &mut [u8]) {
+        self.page.read(offset, buf)
+    }
+    fn write(&self, offset: usize, data: &[u8]) {
+        self.page.write(offset, data)
+    }
+}

@@ -26,6 +26,11 @@ impl SharedPage {
         SharedPage { base: NonNull::new(base as *mut u8).expect("null shared page"), size }
     }
 
+    /// The region's (identity-mapped) address.
+    pub fn addr(&self) -> u64 {
+        self.base.as_ptr() as u64
+    }
+
     fn at(&self, offset: usize, len: usize) -> *mut u8 {
         assert!(
             offset.checked_add(len).is_some_and(|end| end <= self.size),

@@ -1,0 +1,159 @@
+//! Addresses of each vif, from the command line. For the first vif:
+//!
+//! - `ip=10.0.0.10/24` a static IPv4 address and prefix; `ip=dhcp` or no `ip=`: DHCPv4.
+//! - `gw=10.0.0.1` the IPv4 default route (static configuration only; DHCP brings its own).
+//! - `ip6=fd00::10/64` a static IPv6 address beside the link-local one (always present,
+//!   derived from the MAC); `gw6=fd00::1` the IPv6 default route.
+//! - `dns=10.0.0.1` kept for applications (`Interface::dns`); the runtime has no resolver.
+//!
+//! The n-th vif (n >= 1) reads the same keys with n appended: `ip1=`, `gw1=`, ...
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use smoltcp::wire::{Ipv4Address, Ipv4Cidr, Ipv6Address, Ipv6Cidr};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum V4 {
+    Dhcp,
+    Static { addr: Ipv4Cidr, gateway: Option<Ipv4Address> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub v4: V4,
+    pub v6: Option<Ipv6Cidr>,
+    pub gateway6: Option<Ipv6Address>,
+    pub dns: Vec<Ipv4Address>,
+}
+
+fn key<'a>(cmdline: &'a str, name: &str, index: usize) -> Option<&'a str> {
+    let name = if index == 0 { String::from(name) } else { format!("{name}{index}") };
+    cmdline
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix(name.as_str())?.strip_prefix('='))
+        .last()
+}
+
+fn cidr4(s: &str) -> Option<Ipv4Cidr> {
+    let (a, p) = s.split_once('/')?;
+    let p: u8 = p.parse().ok()?;
+    (p <= 32).then_some(())?;
+    Some(Ipv4Cidr::new(a.parse().ok()?, p))
+}
+
+fn cidr6(s: &str) -> Option<Ipv6Cidr> {
+    let (a, p) = s.split_once('/')?;
+    let p: u8 = p.parse().ok()?;
+    (p <= 128).then_some(())?;
+    Some(Ipv6Cidr::new(a.parse().ok()?, p))
+}
+
+/// The configuration of vif `index`; an error names the key that is malformed.
+pub fn parse(cmdline: &str, index: usize) -> Result<Config, String> {
+    let bad = |k: &str, v: &str| {
+        let k = if index == 0 { String::from(k) } else { format!("{k}{index}") };
+        format!("{k}={v} is not valid")
+    };
+    let v4 = match key(cmdline, "ip", index) {
+        None | Some("dhcp") => V4::Dhcp,
+        Some(v) => V4::Static {
+            addr: cidr4(v).ok_or_else(|| bad("ip", v))?,
+            gateway: match key(cmdline, "gw", index) {
+                Some(g) => Some(g.parse().map_err(|_| bad("gw", g))?),
+                None => None,
+            },
+        },
+    };
+    let v6 = match key(cmdline, "ip6", index) {
+        Some(v) => Some(cidr6(v).ok_or_else(|| bad("ip6", v))?),
+        None => None,
+    };
+    let gateway6 = match key(cmdline, "gw6", index) {
+        Some(g) => Some(g.parse().map_err(|_| bad("gw6", g))?),
+        None => None,
+    };
+    let mut dns = Vec::new();
+    if let Some(v) = key(cmdline, "dns", index) {
+        for a in v.split(',') {
+            dns.push(a.parse().map_err(|_| bad("dns", v))?);
+        }
+    }
+    Ok(Config { v4, v6, gateway6, dns })
+}
+
+/// The link-local address for `mac` (modified EUI-64, RFC 4291).
+pub fn link_local(mac: [u8; 6]) -> Ipv6Address {
+    let b = [
+        0xfe,
+        0x80,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        mac[0] ^ 2,
+        mac[1],
+        mac[2],
+        0xff,
+        0xfe,
+        mac[3],
+        mac[4],
+        mac[5],
+    ];
+    Ipv6Address::from(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn static_dhcp_and_indexed_keys() {
+        let c =
+            parse("log=info ip=10.0.0.10/24 gw=10.0.0.1 ip1=192.168.1.2/16 dns=1.1.1.1,9.9.9.9", 0)
+                .unwrap();
+        assert_eq!(
+            c.v4,
+            V4::Static {
+                addr: Ipv4Cidr::new(Ipv4Address::new(10, 0, 0, 10), 24),
+                gateway: Some(Ipv4Address::new(10, 0, 0, 1))
+            }
+        );
+        assert_eq!(c.dns.len(), 2);
+        let c1 = parse("ip=10.0.0.10/24 ip1=192.168.1.2/16", 1).unwrap();
+        assert_eq!(
+            c1.v4,
+            V4::Static { addr: Ipv4Cidr::new(Ipv4Address::new(192, 168, 1, 2), 16), gateway: None }
+        );
+        assert_eq!(parse("ip=10.0.0.10/24", 2).unwrap().v4, V4::Dhcp);
+        assert_eq!(parse("ip=dhcp", 0).unwrap().v4, V4::Dhcp);
+        let c = parse("ip6=fd00::10/64 gw6=fd00::1", 0).unwrap();
+        assert_eq!(c.v6.unwrap().prefix_len(), 64);
+        assert!(c.gateway6.is_some());
+    }
+
+    #[test]
+    fn malformed_values_name_their_key() {
+        for (line, key) in [
+            ("ip=10.0.0.300/24", "ip="),
+            ("ip=10.0.0.3", "ip="),
+            ("ip=10.0.0.3/33", "ip="),
+            ("ip=10.0.0.3/24 gw=x", "gw="),
+            ("ip6=fd00::1", "ip6="),
+            ("dns=1.1.1.1,", "dns="),
+            ("ip1=1.2.3.4", "ip1="),
+        ] {
+            let index = if key == "ip1=" { 1 } else { 0 };
+            let e = parse(line, index).unwrap_err();
+            assert!(e.starts_with(key), "{line}: {e}");
+        }
+    }
+
+    #[test]
+    fn link_local_from_mac() {
+        let a = link_local([0x00, 0x16, 0x3e, 0x00, 0x00, 0x10]);
+        assert_eq!(a, "fe80::216:3eff:fe00:10".parse::<Ipv6Address>().unwrap());
+    }
+}

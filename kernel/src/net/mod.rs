@@ -1,0 +1,130 @@
+//! Networking: netfront vifs under smoltcp, with async TCP and UDP sockets.
+//!
+//! Every vif the toolstack gave the guest is brought up before `main` can use a socket
+//! (the socket calls wait for it); addresses come from the command line or DHCP, see
+//! [`config`]. A listener or UDP socket is bound on every interface; outgoing connections
+//! and datagrams leave by the interface whose subnet holds the destination, else the first.
+
+pub mod config;
+mod netfront;
+mod stack;
+mod tcp;
+mod udp;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+pub use smoltcp::wire::{IpAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv6Address};
+pub use tcp::{TcpListener, TcpStream};
+pub use udp::UdpSocket;
+
+pub(crate) use stack::start;
+
+/// Without Xen there are no vifs: sockets fail at once with `NoInterface`.
+pub(crate) fn no_network() {
+    stack::set_ready();
+}
+
+/// Socket errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Error {
+    /// The guest has no (working) network interface.
+    NoInterface,
+    /// Something else already listens on the port.
+    AddrInUse,
+    /// Port 0, a zero backlog, a datagram larger than the send buffer.
+    InvalidInput,
+    /// No route or source address for the destination.
+    Unreachable,
+    ConnectionRefused,
+    ConnectionReset,
+    /// A datagram longer than the receive buffer given; it was discarded.
+    Truncated,
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Error::NoInterface => "no network interface",
+            Error::AddrInUse => "address in use",
+            Error::InvalidInput => "invalid argument",
+            Error::Unreachable => "destination unreachable",
+            Error::ConnectionRefused => "connection refused",
+            Error::ConnectionReset => "connection reset",
+            Error::Truncated => "datagram truncated",
+        })
+    }
+}
+
+/// Buffer sizes and backlog of new sockets.
+#[derive(Debug, Clone, Copy)]
+pub struct SocketOptions {
+    /// Listening sockets kept ready per interface (connections accepted in parallel).
+    pub backlog: usize,
+    pub recv_buffer: usize,
+    pub send_buffer: usize,
+    /// Disable Nagle's algorithm (`Some(true)`); default: enabled.
+    pub nodelay: Option<bool>,
+}
+
+impl Default for SocketOptions {
+    fn default() -> Self {
+        SocketOptions { backlog: 8, recv_buffer: 16 * 1024, send_buffer: 16 * 1024, nodelay: None }
+    }
+}
+
+/// What an interface looks like now.
+#[derive(Debug, Clone)]
+pub struct InterfaceInfo {
+    pub name: String,
+    pub addrs: Vec<IpCidr>,
+    pub dns: Vec<Ipv4Address>,
+    pub connected: bool,
+    /// Frames, bytes and errors of the current connection to the backend.
+    pub stats: devices::netfront::Stats,
+}
+
+/// Every interface, once the vifs found at boot are up.
+pub async fn interfaces() -> Vec<InterfaceInfo> {
+    stack::ready().await;
+    interfaces_now()
+}
+
+/// The interfaces up so far (without waiting for those still connecting).
+pub fn interfaces_now() -> Vec<InterfaceInfo> {
+    stack::NET
+        .lock()
+        .iter()
+        .map(|i| InterfaceInfo {
+            name: i.name.clone(),
+            addrs: i.iface.ip_addrs().to_vec(),
+            dns: i.dns.clone(),
+            connected: i.dev.conn.is_some(),
+            stats: i.dev.conn.as_ref().map(|c| c.front.stats).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// Waits until interface `index` has an IPv4 address (static, or once DHCP gave one).
+pub async fn wait_ipv4(index: usize) -> Result<Ipv4Address, Error> {
+    loop {
+        match interfaces().await.get(index) {
+            None => return Err(Error::NoInterface),
+            Some(i) => {
+                if let Some(a) = i.addrs.iter().find_map(|a| match a {
+                    IpCidr::Ipv4(c) => Some(c.address()),
+                    _ => None,
+                }) {
+                    return Ok(a);
+                }
+            }
+        }
+        crate::time::sleep(crate::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The interface to reach `addr` from.
+fn route(net: &[stack::Iface], addr: IpAddress) -> Option<usize> {
+    net.iter()
+        .position(|i| i.iface.ip_addrs().iter().any(|c| c.contains_addr(&addr)))
+        .or(if net.is_empty() { None } else { Some(0) })
+}

@@ -1,0 +1,199 @@
+//! A vif's connection to netback: the xenbus handshake, the granted pages and the event
+//! channel around `devices::netfront`, and smoltcp's `Device` over it.
+
+use crate::xen::abi::EvtchnPort;
+use crate::xen::event;
+use crate::xen::gnttab::{GrantError, GrantedPage};
+use crate::xenbus::{Error, Frontend, State};
+use crate::xenstore;
+use alloc::format;
+use alloc::string::ToString;
+use alloc::vec::Vec;
+use devices::netfront::{Buffer, NetError, Netfront};
+use smoltcp::phy::{self, DeviceCapabilities, Medium};
+
+/// Pages per direction: one per ring slot, so a full ring never waits for a page.
+const BUFFERS: usize = 256;
+/// Ethernet frames up to the bridge's 1500-byte MTU.
+pub const MTU: usize = 1514;
+
+pub type Front = Netfront<GrantedPage, GrantedPage>;
+
+/// A connected vif.
+pub struct Connection {
+    pub front: Front,
+    pub port: EvtchnPort,
+}
+
+fn grants(e: GrantError) -> Error {
+    Error::BadNode(format!("granting pages to the backend failed: {e}"))
+}
+
+/// Connects to the backend of `fe` (which must be in InitWait or later): grants the rings
+/// and buffers, publishes them with our features, and waits for Connected.
+pub async fn connect(fe: &Frontend) -> Result<Connection, Error> {
+    let state = fe.wait_backend(|s| s >= State::InitWait).await?;
+    if state > State::Connected {
+        return Err(Error::BadNode(format!("backend is closing (state {})", state as u8)));
+    }
+    let backend = fe.backend_id;
+    let page = |readonly| GrantedPage::new(backend, readonly).map_err(grants);
+    let (tx_ring, rx_ring) = (page(false)?, page(false)?);
+    let (tx_ref, rx_ref) = (tx_ring.gref(), rx_ring.gref());
+    let mut tx = Vec::with_capacity(BUFFERS);
+    let mut rx = Vec::with_capacity(BUFFERS);
+    for _ in 0..BUFFERS {
+        let p = page(true)?;
+        tx.push(Buffer { gref: p.gref(), mem: p });
+        let p = page(false)?;
+        rx.push(Buffer { gref: p.gref(), mem: p });
+    }
+    let front = Netfront::new(tx_ring, rx_ring, tx, rx);
+    let port = event::alloc_unbound(backend)
+        .map_err(|e| Error::BadNode(format!("no event channel for the backend: {e}")))?;
+    let path = fe.path.clone();
+    let published = xenstore::transaction(|tx| {
+        let path = path.clone();
+        async move {
+            for (key, value) in [
+                ("tx-ring-ref", tx_ref.to_string()),
+                ("rx-ring-ref", rx_ref.to_string()),
+                ("event-channel", port.to_string()),
+                ("request-rx-copy", "1".into()),
+                ("feature-rx-notify", "1".into()),
+                ("feature-sg", "1".into()),
+                // A software stack computes and checks every checksum itself.
+                ("feature-no-csum-offload", "1".into()),
+                ("feature-ipv6-csum-offload", "0".into()),
+            ] {
+                tx.write(&format!("{path}/{key}"), &value).await?;
+            }
+            tx.write(&format!("{path}/state"), State::Connected.as_str()).await
+        }
+    })
+    .await;
+    if let Err(e) = published {
+        let _ = event::close(port);
+        return Err(e.into());
+    }
+    match fe.wait_backend(|s| s >= State::Connected).await {
+        Ok(State::Connected) => Ok(Connection { front, port }),
+        Ok(s) => {
+            disconnect(fe, Connection { front, port }).await;
+            Err(Error::BadNode(format!("backend went to state {} instead of Connected", s as u8)))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Tears a connection down after the backend left Connected: closes our side and ends the
+/// grants (a page the backend still maps is leaked rather than reused, see `GrantedPage`).
+pub async fn disconnect(fe: &Frontend, c: Connection) {
+    let _ = fe.switch_state(State::Closing).await;
+    let _ = fe.wait_backend(|s| s >= State::Closing || s == State::InitWait).await;
+    let _ = event::close(c.port);
+    let (tx_ring, rx_ring, bufs) = c.front.into_parts();
+    drop(bufs);
+    drop((tx_ring, rx_ring));
+    let _ = fe.switch_state(State::Closed).await;
+}
+
+/// smoltcp's view of a vif. With no connection it neither sends nor receives.
+#[derive(Default)]
+pub struct Device {
+    pub conn: Option<Connection>,
+    /// The backend must be told about new TX requests / RX buffers.
+    pub notify: bool,
+    errors: u64,
+}
+
+impl Device {
+    fn report(&mut self, e: NetError) {
+        self.errors += 1;
+        if self.errors <= 10 || self.errors.is_power_of_two() {
+            log::warn!("netfront: {e} (backend error #{})", self.errors);
+        }
+    }
+
+    /// After smoltcp's poll: re-posts RX buffers, reclaims TX pages, notifies the backend
+    /// if it asked.
+    pub fn flush(&mut self) {
+        let Some(c) = self.conn.as_mut() else { return };
+        let posted = c.front.post_rx();
+        let reaped = c.front.reap_tx();
+        let port = c.port;
+        if let Err(e) = reaped {
+            self.report(e);
+        }
+        if core::mem::take(&mut self.notify) || posted {
+            event::send(port);
+        }
+    }
+}
+
+pub struct RxToken(Vec<u8>);
+
+pub struct TxToken<'a>(&'a mut Device);
+
+impl phy::RxToken for RxToken {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl phy::TxToken for TxToken<'_> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = alloc::vec![0; len];
+        let r = f(&mut frame);
+        if let Some(c) = self.0.conn.as_mut() {
+            match c.front.send(&frame) {
+                Ok(notify) => self.0.notify |= notify,
+                Err(e) => log::warn!("netfront: frame of {len} bytes not sent: {e:?}"),
+            }
+        }
+        r
+    }
+}
+
+impl phy::Device for Device {
+    type RxToken<'a> = RxToken;
+    type TxToken<'a> = TxToken<'a>;
+
+    fn receive(&mut self, _: smoltcp::time::Instant) -> Option<(RxToken, TxToken<'_>)> {
+        loop {
+            let c = self.conn.as_mut()?;
+            match c.front.recv() {
+                Ok(Some(frame)) => return Some((RxToken(frame), TxToken(self))),
+                Ok(None) => return None,
+                Err(e @ NetError::Ring(_)) => {
+                    // The indices are nonsense: nothing more can be read until they are not.
+                    self.report(e);
+                    return None;
+                }
+                Err(e) => self.report(e),
+            }
+        }
+    }
+
+    fn transmit(&mut self, _: smoltcp::time::Instant) -> Option<TxToken<'_>> {
+        let c = self.conn.as_mut()?;
+        if !c.front.can_send(MTU) {
+            let reaped = c.front.reap_tx();
+            let can = c.front.can_send(MTU);
+            if let Err(e) = reaped {
+                self.report(e);
+            }
+            if !can {
+                return None;
+            }
+        }
+        Some(TxToken(self))
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        let mut caps = DeviceCapabilities::default();
+        caps.medium = Medium::Ethernet;
+        caps.max_transmission_unit = MTU;
+        caps
+    }
+}

@@ -1,0 +1,286 @@
+//! One smoltcp `Interface` per vif, each with its own sockets and a task that polls it
+//! whenever the backend signals, a socket operation asks (a "kick"), or smoltcp's next
+//! timer is due. Applications reach the stack through `tcp` and `udp`.
+
+use super::config::{self, V4};
+use super::netfront::{self, Device};
+use crate::time::{self, Instant};
+use crate::xen::event;
+use crate::xenbus::{Frontend, State};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::future::{poll_fn, Future};
+use core::pin::pin;
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::task::{Poll, Waker};
+use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::socket::{dhcpv4, tcp};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr};
+
+pub(super) struct Iface {
+    pub iface: Interface,
+    pub dev: Device,
+    pub sockets: SocketSet<'static>,
+    dhcp: Option<SocketHandle>,
+    /// TCP sockets their owner dropped: closing gracefully, removed once closed.
+    pub orphans: Vec<SocketHandle>,
+    kick: Option<Waker>,
+    kicked: bool,
+    pub dns: Vec<smoltcp::wire::Ipv4Address>,
+    pub name: String,
+}
+
+/// Every interface, in vif order. Locked by tasks only (never from the upcall).
+pub(super) static NET: spin::Mutex<Vec<Iface>> = spin::Mutex::new(Vec::new());
+static READY: AtomicBool = AtomicBool::new(false);
+static READY_WAITERS: spin::Mutex<Vec<Waker>> = spin::Mutex::new(Vec::new());
+
+pub(super) fn now() -> smoltcp::time::Instant {
+    smoltcp::time::Instant::from_micros((Instant::now().as_nanos() / 1000) as i64)
+}
+
+impl Iface {
+    /// Asks the interface's task to poll soon (after a socket operation).
+    pub fn kick(&mut self) {
+        self.kicked = true;
+        if let Some(w) = self.kick.take() {
+            w.wake();
+        }
+    }
+
+    fn poll(&mut self) {
+        let ts = now();
+        for _ in 0..8 {
+            let r = self.iface.poll(ts, &mut self.dev, &mut self.sockets);
+            self.dev.flush();
+            if r == PollResult::None {
+                break;
+            }
+        }
+        if let Some(h) = self.dhcp {
+            let event = self.sockets.get_mut::<dhcpv4::Socket>(h).poll();
+            match event {
+                Some(dhcpv4::Event::Configured(c)) => {
+                    let (addr, router) = (c.address, c.router);
+                    self.dns = c.dns_servers.iter().copied().collect();
+                    log::info!("{}: DHCP gave {addr}, router {router:?}", self.name);
+                    self.set_v4(Some(addr), router);
+                }
+                Some(dhcpv4::Event::Deconfigured) => {
+                    log::warn!("{}: DHCP lease lost", self.name);
+                    self.set_v4(None, None);
+                }
+                None => {}
+            }
+        }
+        self.orphans.retain(|&h| {
+            let s = self.sockets.get::<tcp::Socket>(h);
+            if matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait) {
+                self.sockets.remove(h);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    fn set_v4(&mut self, addr: Option<Ipv4Cidr>, router: Option<smoltcp::wire::Ipv4Address>) {
+        self.iface.update_ip_addrs(|addrs| {
+            addrs.retain(|a| !matches!(a, IpCidr::Ipv4(_)));
+            if let Some(a) = addr {
+                let _ = addrs.push(IpCidr::Ipv4(a));
+            }
+        });
+        self.iface.routes_mut().remove_default_ipv4_route();
+        if let Some(r) = router {
+            let _ = self.iface.routes_mut().add_default_ipv4_route(r);
+        }
+    }
+}
+
+/// Waits until the vifs found at boot are up (or failed): the socket API calls this first.
+pub(super) async fn ready() {
+    poll_fn(|cx| {
+        if READY.load(Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        READY_WAITERS.lock().push(cx.waker().clone());
+        if READY.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+pub(super) fn set_ready() {
+    READY.store(true, Ordering::Release);
+    for w in READY_WAITERS.lock().drain(..) {
+        w.wake();
+    }
+}
+
+/// Brings up every vif in xenstore, then serves each from a task of its own.
+pub async fn start() {
+    let cmdline = crate::cmdline();
+    for (index, path) in crate::xenbus::devices("vif").await.into_iter().enumerate() {
+        let name = alloc::format!("vif{index}");
+        let cfg = match config::parse(cmdline, index) {
+            Ok(c) => c,
+            Err(e) => {
+                log::error!("{name}: {e}; interface left down");
+                continue;
+            }
+        };
+        match bring_up(&path, &name, &cfg).await {
+            Ok(fe) => {
+                let slot = NET.lock().len() - 1;
+                crate::spawn(serve(slot, fe));
+            }
+            Err(e) => log::error!("{name} ({path}): {e}; interface left down"),
+        }
+    }
+    set_ready();
+}
+
+async fn bring_up(
+    path: &str,
+    name: &str,
+    cfg: &config::Config,
+) -> Result<Frontend, crate::xenbus::Error> {
+    let fe = Frontend::open(path).await?;
+    let mac = fe.read("mac").await?;
+    let mac = devices::xenbus::parse_mac(&mac)
+        .ok_or_else(|| crate::xenbus::Error::BadNode(alloc::format!("{path}/mac is {mac:?}")))?;
+    let conn = netfront::connect(&fe).await?;
+    let mut dev = Device::default();
+    dev.conn = Some(conn);
+    let mut ic = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
+    ic.random_seed = Instant::now().as_nanos()
+        ^ u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0, 0]);
+    let mut iface = Interface::new(ic, &mut dev, now());
+    let mut sockets = SocketSet::new(Vec::new());
+    let mut dhcp = None;
+    iface.update_ip_addrs(|a| {
+        let _ = a.push(IpCidr::Ipv6(smoltcp::wire::Ipv6Cidr::new(config::link_local(mac), 64)));
+        if let Some(v6) = cfg.v6 {
+            let _ = a.push(IpCidr::Ipv6(v6));
+        }
+    });
+    if let Some(g) = cfg.gateway6 {
+        let _ = iface.routes_mut().add_default_ipv6_route(g);
+    }
+    let mut i = Iface {
+        iface,
+        dev,
+        sockets: SocketSet::new(Vec::new()),
+        dhcp: None,
+        orphans: Vec::new(),
+        kick: None,
+        kicked: false,
+        dns: cfg.dns.clone(),
+        name: name.into(),
+    };
+    match cfg.v4 {
+        V4::Static { addr, gateway } => {
+            i.set_v4(Some(addr), gateway);
+            log::info!("{name}: {} at {addr}, gateway {gateway:?}", EthernetAddress(mac));
+        }
+        V4::Dhcp => {
+            dhcp = Some(sockets.add(dhcpv4::Socket::new()));
+            log::info!("{name}: {} asking DHCP for an address", EthernetAddress(mac));
+        }
+    }
+    i.sockets = sockets;
+    i.dhcp = dhcp;
+    NET.lock().push(i);
+    Ok(fe)
+}
+
+/// Polls interface `slot` for as long as the guest runs; reconnects after the backend
+/// closes and comes back.
+async fn serve(slot: usize, fe: Frontend) {
+    let port = NET.lock()[slot].dev.conn.as_ref().map(|c| c.port);
+    let Some(mut port) = port else { return };
+    // The backend leaving Connected is noticed by this watch.
+    let watch = match crate::xenstore::watch(&alloc::format!("{}/state", fe.backend)).await {
+        Ok(w) => Some(w),
+        Err(e) => {
+            log::warn!("cannot watch the backend of {}: {e}", fe.path);
+            None
+        }
+    };
+    let backend_changed = AtomicBool::new(false);
+    loop {
+        let delay = {
+            let mut net = NET.lock();
+            let i = &mut net[slot];
+            i.kicked = false;
+            i.poll();
+            i.iface.poll_delay(now(), &i.sockets)
+        };
+        let deadline = delay.map(|d| Instant::now() + time::Duration::from_micros(d.micros()));
+        let mut ev = pin!(event::wait(port));
+        let mut sleep = deadline.map(|d| alloc::boxed::Box::pin(time::sleep_until(d)));
+        let mut changed = watch.as_ref().map(|w| alloc::boxed::Box::pin(w.next()));
+        poll_fn(|cx| {
+            if ev.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
+            if let Some(s) = sleep.as_mut() {
+                if s.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(());
+                }
+            }
+            if let Some(c) = changed.as_mut() {
+                if c.as_mut().poll(cx).is_ready() {
+                    backend_changed.store(true, Ordering::Relaxed);
+                    return Poll::Ready(());
+                }
+            }
+            let mut net = NET.lock();
+            let i = &mut net[slot];
+            if i.kicked {
+                return Poll::Ready(());
+            }
+            i.kick = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await;
+        drop(changed);
+        if backend_changed.swap(false, Ordering::Relaxed)
+            && fe.backend_state().await != State::Connected
+        {
+            port = match reconnect(slot, &fe).await {
+                Some(p) => p,
+                None => return,
+            };
+        }
+    }
+}
+
+/// The backend left Connected: tear down, wait for it to come back, connect again.
+async fn reconnect(slot: usize, fe: &Frontend) -> Option<crate::xen::abi::EvtchnPort> {
+    let name = NET.lock()[slot].name.clone();
+    log::warn!("{name}: backend left Connected; disconnecting");
+    let conn = NET.lock()[slot].dev.conn.take();
+    if let Some(c) = conn {
+        netfront::disconnect(fe, c).await;
+    }
+    loop {
+        if fe.wait_backend(|s| s == State::InitWait).await.is_err() {
+            return None;
+        }
+        let _ = fe.switch_state(State::Initialising).await;
+        match netfront::connect(fe).await {
+            Ok(c) => {
+                let port = c.port;
+                NET.lock()[slot].dev.conn = Some(c);
+                log::info!("{name}: reconnected to the backend");
+                return Some(port);
+            }
+            Err(e) => log::warn!("{name}: reconnecting failed: {e}"),
+        }
+    }
+}
