@@ -59,6 +59,7 @@ async fn main() {
         "reboot" => kernel::reboot(),
         "grants" => grants(),
         "services" => services().await,
+        "net" => net().await,
         "idle" => {
             kernel::println!("testapp: idle");
             selftest::idle_forever();
@@ -146,4 +147,97 @@ fn grants() {
     let ended = refs.iter().filter(|&&r| gnttab::end_access(r).is_ok()).count();
     let again = gnttab::grant_access(0, paddr, false).is_ok();
     kernel::println!("testapp: in use {in_use}, ended {ended}, grant after ending: {again}");
+}
+
+/// Network services for the end-to-end tests and `cargo xtask bench net`: TCP discard on
+/// port 9, TCP source on port 19 (`bench.bytes=` bytes per connection, default 64 MiB),
+/// a minimal HTTP responder on port 80, UDP echo on port 7. Prints every interface's IPv4
+/// address once it has one (DHCP included).
+async fn net() {
+    extern crate alloc;
+    use kernel::net::{SocketOptions, TcpListener, UdpSocket};
+    let ifaces = kernel::net::interfaces().await;
+    for (n, i) in ifaces.iter().enumerate() {
+        match kernel::net::wait_ipv4(n).await {
+            Ok(a) => kernel::println!("testapp: {} has {a}", i.name),
+            Err(e) => kernel::println!("testapp: {}: {e}", i.name),
+        }
+    }
+    let bytes: u64 = kernel::cmdline()
+        .split_ascii_whitespace()
+        .find_map(|w| w.strip_prefix("bench.bytes="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(64 << 20);
+    let big =
+        SocketOptions { backlog: 4, recv_buffer: 64 << 10, send_buffer: 64 << 10, nodelay: false };
+    let mut discard = TcpListener::bind_with(9, big).await.expect("bind 9");
+    let mut source = TcpListener::bind_with(19, big).await.expect("bind 19");
+    let http = SocketOptions { backlog: 16, nodelay: true, ..SocketOptions::default() };
+    let mut http = TcpListener::bind_with(80, http).await.expect("bind 80");
+    let udp = UdpSocket::bind(7).await.expect("bind 7");
+    kernel::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = discard.accept().await else { continue };
+            kernel::spawn(async move {
+                let mut buf = alloc::vec![0u8; 64 << 10];
+                let mut total = 0u64;
+                while let Ok(n @ 1..) = s.read(&mut buf).await {
+                    total += n as u64;
+                }
+                log::info!("discard: {total} bytes");
+            });
+        }
+    });
+    kernel::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = source.accept().await else { continue };
+            kernel::spawn(async move {
+                let buf = alloc::vec![b'x'; 64 << 10];
+                let mut left = bytes;
+                while left > 0 {
+                    let n = left.min(buf.len() as u64) as usize;
+                    if s.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                    left -= n as u64;
+                }
+                let _ = s.flush().await;
+            });
+        }
+    });
+    kernel::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = http.accept().await else { continue };
+            kernel::spawn(async move {
+                // Answers every request head on the connection with a fixed page.
+                let mut buf = alloc::vec![0u8; 4096];
+                let mut have = 0;
+                while let Ok(n @ 1..) = s.read(&mut buf[have..]).await {
+                    have += n;
+                    while let Some(end) = buf[..have].windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.copy_within(end + 4..have, 0);
+                        have -= end + 4;
+                        let body = "testapp: hello over HTTP\n";
+                        let r = alloc::format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if s.write_all(r.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                    if have == buf.len() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    kernel::println!("testapp: net services up");
+    let mut buf = alloc::vec![0u8; 2048];
+    loop {
+        if let Ok((n, peer)) = udp.recv_from(&mut buf).await {
+            let _ = udp.send_to(&buf[..n], peer).await;
+        }
+    }
 }

@@ -62,13 +62,13 @@ pub struct SocketOptions {
     pub backlog: usize,
     pub recv_buffer: usize,
     pub send_buffer: usize,
-    /// Disable Nagle's algorithm (`Some(true)`); default: enabled.
-    pub nodelay: Option<bool>,
+    /// Disable Nagle's algorithm (send small writes at once); default false.
+    pub nodelay: bool,
 }
 
 impl Default for SocketOptions {
     fn default() -> Self {
-        SocketOptions { backlog: 8, recv_buffer: 16 * 1024, send_buffer: 16 * 1024, nodelay: None }
+        SocketOptions { backlog: 8, recv_buffer: 16 * 1024, send_buffer: 16 * 1024, nodelay: false }
     }
 }
 

@@ -17,7 +17,7 @@ fn new_socket(o: &SocketOptions) -> Socket<'static> {
         tcp::SocketBuffer::new(vec![0; o.recv_buffer]),
         tcp::SocketBuffer::new(vec![0; o.send_buffer]),
     );
-    s.set_nagle_enabled(o.nodelay.map_or(true, |n| !n));
+    s.set_nagle_enabled(!o.nodelay);
     s
 }
 
