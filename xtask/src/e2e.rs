@@ -261,6 +261,7 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_console(r, "linux-guest: eth0 10.0.0.2/24")?;
             expect_console(r, "linux-guest: xvda 32768 sectors")?;
             expect_dom0(r, "ping", 0, "3 packets received")?;
+            expect_dom0(r, "ping6", 0, "2 packets received")?;
             expect_dom0(r, "vif-state", 0, "4")?;
             expect_dom0(r, "vbd-state", 0, "4")?;
             expect_dom0(r, "vbd-file-state", 0, "4")?;
@@ -269,22 +270,31 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_disk(r, "xvdb", b"\0\0\0\0\0\0\0\0")
         },
     };
-    let mut ours = Guest::ours("ours-devices", testapp, "test=idle");
+    // Two vifs (several per guest) and a disk.
+    let mut ours = Guest::ours("ours-devices", testapp, "test=net ip=10.0.0.3/24 ip1=10.0.0.4/24");
     ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
+    ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:04".into());
     ours.disks.push(disk(&disk_ours));
     let ours = Test {
         guest: ours
-            .step(Step::WaitOutput("testapp: idle".into(), 90))
+            .step(Step::WaitOutput("testapp: net services up".into(), 90))
             .step(Step::Dom0("vif-state".into(), backend_state("vif", "0")))
+            .step(Step::Dom0("vif1-state".into(), backend_state("vif", "1")))
+            .step(Step::Dom0(
+                "ping".into(),
+                "ping -c 2 -W 5 10.0.0.3 && ping -c 2 -W 5 10.0.0.4".into(),
+            ))
             .step(Step::Dom0("vbd-state".into(), backend_state("vbd", "51712")))
             .step(Step::Dom0(
                 "vbd-device".into(),
                 "xenstore-read /local/domain/0/backend/vbd/$DOMID/51712/physical-device".into(),
             )),
-        // Backends are created and wait for a frontend (state 2, InitWait): netfront and
-        // blkfront in our guest come with the networking and storage work.
+        // The disk's backend waits for a frontend (state 2, InitWait) until blkfront comes.
         check: |r| {
-            expect_dom0(r, "vif-state", 0, "2")?;
+            expect_console(r, "testapp: vif1 has 10.0.0.4")?;
+            expect_dom0(r, "vif-state", 0, "4")?;
+            expect_dom0(r, "vif1-state", 0, "4")?;
+            expect_dom0(r, "ping", 0, "2 packets received")?;
             expect_dom0(r, "vbd-state", 0, "2")?;
             expect_dom0(r, "vbd-device", 0, "7:")
         },
@@ -295,6 +305,10 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
         guest: app_net
             .step(Step::WaitOutput("app-example: serving HTTP".into(), 90))
             .step(Step::Dom0("ping".into(), "ping -c 3 -W 5 10.0.0.10".into()))
+            .step(Step::Dom0(
+                "ping6".into(),
+                "ping -6 -c 2 -W 5 -I xenbr0 fe80::216:3eff:fe00:10".into(),
+            ))
             .step(Step::Dom0("status".into(), "wget -q -O - http://10.0.0.10/".into()))
             .step(Step::Dom0("sequential".into(), HTTP_SEQUENTIAL.into()))
             .step(Step::Dom0("concurrent".into(), HTTP_CONCURRENT.into()))
@@ -307,6 +321,7 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
         check: |r| {
             expect_dom0(r, "vif-state", 0, "4")?;
             expect_dom0(r, "ping", 0, "3 packets received")?;
+            expect_dom0(r, "ping6", 0, "2 packets received")?;
             expect_dom0(r, "status", 0, "app-example: a Rust unikernel on Xen")?;
             expect_dom0(r, "sequential", 0, "ok 200")?;
             expect_dom0(r, "concurrent", 0, "ok 50")?;
