@@ -288,7 +288,14 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             .step(Step::Dom0(
                 "vbd-device".into(),
                 "xenstore-read /local/domain/0/backend/vbd/$DOMID/51712/physical-device".into(),
-            )),
+            ))
+            // Unplugging a vif: the guest must close its side so that xl's detach completes
+            // (instead of timing out), end its grants, and keep the other vif working.
+            .step(Step::Dom0(
+                "detach".into(),
+                "time xl network-detach $DOMID 1 && ping -c 2 -W 5 10.0.0.3".into(),
+            ))
+            .step(Step::WaitOutput("vif1: disconnected".into(), 30)),
         // The disk's backend waits for a frontend (state 2, InitWait) until blkfront comes.
         check: |r| {
             expect_console(r, "testapp: vif1 has 10.0.0.4")?;
@@ -296,7 +303,12 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_dom0(r, "vif1-state", 0, "4")?;
             expect_dom0(r, "ping", 0, "2 packets received")?;
             expect_dom0(r, "vbd-state", 0, "2")?;
-            expect_dom0(r, "vbd-device", 0, "7:")
+            expect_dom0(r, "vbd-device", 0, "7:")?;
+            expect_dom0(r, "detach", 0, "2 packets received")?;
+            if r.console.contains("leaking") {
+                return Err("grants still mapped after the backend closed".into());
+            }
+            Ok(())
         },
     };
     let mut app_net = Guest::ours("net", app, "log=info ip=10.0.0.10/24 gw=10.0.0.1");

@@ -86,16 +86,19 @@ pub async fn connect(fe: &Frontend) -> Result<Connection, Error> {
     }
 }
 
-/// Tears a connection down after the backend left Connected: closes our side and ends the
-/// grants (a page the backend still maps is leaked rather than reused, see `GrantedPage`).
+/// Tears a connection down after the backend left Connected: Closing, then Closed, as
+/// netback unmaps the rings only when it sees us Closed; then the grants end (a page the
+/// backend still maps is leaked rather than reused, see `GrantedPage`).
 pub async fn disconnect(fe: &Frontend, c: Connection) {
+    let settle = crate::time::Duration::from_secs(5);
     let _ = fe.switch_state(State::Closing).await;
-    let _ = fe.wait_backend(|s| s >= State::Closing || s == State::InitWait).await;
-    let _ = event::close(c.port);
-    let (tx_ring, rx_ring, bufs) = c.front.into_parts();
-    drop(bufs);
-    drop((tx_ring, rx_ring));
+    let closing = |s| s >= State::Closing || s == State::Unknown || s == State::InitWait;
+    let _ = crate::time::timeout(settle, fe.wait_backend(closing)).await;
     let _ = fe.switch_state(State::Closed).await;
+    let closed = |s| s == State::Closed || s == State::Unknown || s == State::InitWait;
+    let _ = crate::time::timeout(settle, fe.wait_backend(closed)).await;
+    let _ = event::close(c.port);
+    drop(c.front.into_parts());
 }
 
 /// smoltcp's view of a vif. With no connection it neither sends nor receives.

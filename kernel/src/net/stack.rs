@@ -268,11 +268,14 @@ async fn reconnect(slot: usize, fe: &Frontend) -> Option<crate::xen::abi::Evtchn
     if let Some(c) = conn {
         netfront::disconnect(fe, c).await;
     }
+    log::info!("{name}: disconnected");
     loop {
+        // A restarted backend waits in InitWait for us to start over; an unplugged one is
+        // gone for good (this task then just waits).
+        let _ = fe.switch_state(State::Initialising).await;
         if fe.wait_backend(|s| s == State::InitWait).await.is_err() {
             return None;
         }
-        let _ = fe.switch_state(State::Initialising).await;
         match netfront::connect(fe).await {
             Ok(c) => {
                 let port = c.port;
