@@ -271,7 +271,11 @@ async fn reconnect(slot: usize, fe: &Frontend) -> Option<crate::xen::abi::Evtchn
     log::info!("{name}: disconnected");
     loop {
         // A restarted backend waits in InitWait for us to start over; an unplugged one is
-        // gone for good (this task then just waits).
+        // gone for good (its nodes are removed: nothing to write back).
+        if fe.backend_state().await == State::Unknown {
+            log::info!("{name}: unplugged");
+            return None;
+        }
         let _ = fe.switch_state(State::Initialising).await;
         if fe.wait_backend(|s| s == State::InitWait).await.is_err() {
             return None;
