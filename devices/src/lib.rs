@@ -11,6 +11,7 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod blkfront;
 pub mod byte_ring;
 pub mod cmdline;
 pub mod console;
