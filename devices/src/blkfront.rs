@@ -218,6 +218,12 @@ impl<R: SharedMem, B: SharedMem> Blkfront<R, B> {
         }
     }
 
+    /// Sets the disk's geometry and features, read once the backend has connected (the
+    /// ring must be initialised before the backend maps it, which is before that).
+    pub fn set_info(&mut self, info: Info) {
+        self.info = info;
+    }
+
     pub fn info(&self) -> Info {
         self.info
     }

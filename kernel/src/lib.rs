@@ -18,6 +18,8 @@ pub mod mm;
 pub mod xen;
 
 #[cfg(target_os = "none")]
+pub mod block;
+#[cfg(target_os = "none")]
 pub mod console;
 #[cfg(target_os = "none")]
 mod executor;

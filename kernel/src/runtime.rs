@@ -42,10 +42,12 @@ pub(crate) fn start(info: Result<BootInfo, StartInfoError>, app_main: fn() -> cr
         Some((major, minor)) => {
             xen::init();
             crate::executor::spawn(crate::net::start());
+            crate::executor::spawn(crate::block::start());
             log::info!("Xen {major}.{minor}, PVH guest; heap {} MiB", heap >> 20);
         }
         None => {
             crate::net::no_network();
+            crate::block::set_ready();
             log::info!("no Xen found: plain PVH boot; heap {} MiB", heap >> 20)
         }
     }

@@ -60,6 +60,7 @@ async fn main() {
         "grants" => grants(),
         "services" => services().await,
         "net" => net().await,
+        "blk" => blk().await,
         "idle" => {
             kernel::println!("testapp: idle");
             selftest::idle_forever();
@@ -240,4 +241,50 @@ async fn net() {
             let _ = udp.send_to(&buf[..n], peer).await;
         }
     }
+}
+
+/// FNV-1a, 64-bit: the checksum the e2e test recomputes on the host.
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
+/// Block devices end to end: checksums the first MiB of xvda (prepared by the host), writes
+/// a pattern to its second MiB and flushes; a write to the read-only xvdb must fail.
+async fn blk() {
+    extern crate alloc;
+    let disks = kernel::block::disks().await;
+    for d in &disks {
+        kernel::println!(
+            "testapp: disk {} {} bytes, sector {}, {}",
+            d.name(),
+            d.capacity(),
+            d.sector_size(),
+            if d.read_only() { "read-only" } else { "read-write" }
+        );
+    }
+    let a = kernel::block::disk("xvda").await.expect("no xvda");
+    let mut buf = alloc::vec![0u8; 1 << 20];
+    a.read_at(0, &mut buf).await.expect("read xvda");
+    kernel::println!("testapp: xvda first MiB fnv1a {:016x}", fnv1a(&buf));
+    let pattern: alloc::vec::Vec<u8> = (0..1usize << 20).map(|i| (i * 31 + 7) as u8).collect();
+    a.write_at(1 << 20, &pattern).await.expect("write xvda");
+    a.flush().await.expect("flush xvda");
+    let mut back = alloc::vec![0u8; 1 << 20];
+    a.read_at(1 << 20, &mut back).await.expect("read back");
+    assert!(back == pattern, "read back differs from what was written");
+    kernel::println!("testapp: pattern written and flushed");
+    if let Some(b) = kernel::block::disk("xvdb").await {
+        match b.write_at(0, &[0u8; 512]).await {
+            Ok(()) => kernel::println!("testapp: FAILED: wrote to read-only xvdb"),
+            Err(e) => kernel::println!("testapp: xvdb write refused: {e}"),
+        }
+        let mut s = alloc::vec![0u8; 512];
+        b.read_at(512, &mut s).await.expect("read xvdb");
+        kernel::println!(
+            "testapp: xvdb sector 1 starts {}",
+            u64::from_le_bytes(s[..8].try_into().unwrap())
+        );
+    }
+    kernel::println!("testapp: blk done");
 }

@@ -78,6 +78,15 @@ fn dom0_figure(r: &GuestResult, step: &str, word: &str) -> Result<f64, String> {
     )
 }
 
+/// The checksum the `blk` guest must print (computed from the disk file before the run).
+static BLK_SUM: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+
+/// FNV-1a, 64-bit, as testapp computes it.
+fn fnv1a(data: &[u8]) -> u64 {
+    data.iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+}
+
 /// 200 requests one after the other; prints "ok N" with N the successes.
 const HTTP_SEQUENTIAL: &str = "n=0; i=0; while [ $i -lt 200 ]; do \
     wget -q -O - http://10.0.0.10/ | grep -q '^requests:' && n=$((n+1)); i=$((i+1)); done; echo ok $n";
@@ -311,6 +320,36 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             Ok(())
         },
     };
+    let disk_blk = pattern_disk(&scratch.join("blk.img"), 4)?;
+    let disk_ro = pattern_disk(&scratch.join("blk-ro.img"), 1)?;
+    let mut blk = Guest::ours("blk", testapp, "test=blk");
+    blk.disks.push(disk(&disk_blk));
+    blk.disks.push(Disk { vdev: "xvdb".into(), writable: false, ..disk(&disk_ro) });
+    let expected_sum =
+        format!("xvda first MiB fnv1a {:016x}", fnv1a(&std::fs::read(&disk_blk)?[..1 << 20]));
+    let blk = Test {
+        guest: blk.step(Step::WaitEnd(90)),
+        check: |r| {
+            expect_end(r, End::Poweroff)?;
+            expect_console(r, "testapp: xvdb write refused: the disk is read-only")?;
+            expect_console(r, "testapp: xvdb sector 1 starts 1")?;
+            expect_console(r, "testapp: pattern written and flushed")?;
+            expect_console(r, BLK_SUM.lock().unwrap().as_str())?;
+            let path = r.disks.get("xvda").ok_or("xvda did not come back")?;
+            let data = std::fs::read(path).map_err(|e| e.to_string())?;
+            let want: Vec<u8> = (0..1usize << 20).map(|i| (i * 31 + 7) as u8).collect();
+            if data.get(1 << 20..2 << 20) != Some(&want[..]) {
+                return Err("the disk file does not hold the pattern the guest wrote".into());
+            }
+            if data[512..520] != 1u64.to_le_bytes()
+                || data[(2 << 20) + 512..(2 << 20) + 520] != ((2u64 << 20) / 512 + 1).to_le_bytes()
+            {
+                return Err("sectors outside the written range changed".into());
+            }
+            Ok(())
+        },
+    };
+    *BLK_SUM.lock().unwrap() = expected_sum;
     let mut app_net = Guest::ours("net", app, "log=info ip=10.0.0.10/24 gw=10.0.0.1");
     app_net.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:10".into());
     let net = Test {
@@ -351,6 +390,7 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
         vec![linux],
         vec![ours],
         vec![net],
+        vec![blk],
     ])
 }
 

@@ -1,0 +1,194 @@
+//! A vbd's connection to blkback: the xenbus handshake, the granted ring and data pages,
+//! the event channel, and a task that takes responses and wakes the waiting operations.
+
+use crate::xen::abi::EvtchnPort;
+use crate::xen::event;
+use crate::xen::gnttab::GrantedPage;
+use crate::xenbus::{Error, Frontend, State};
+use crate::xenstore;
+use alloc::collections::BTreeMap;
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::future::poll_fn;
+use core::task::{Poll, Waker};
+use devices::blkfront::{BlkError, Blkfront, Buffer, Info, OpId};
+
+/// Data pages per disk: 64 (256 KiB in flight, 5 full requests).
+const PAGES: usize = 64;
+
+type Front = Blkfront<GrantedPage, GrantedPage>;
+
+pub struct Device {
+    pub name: String,
+    pub info: Info,
+    port: EvtchnPort,
+    front: spin::Mutex<Front>,
+    done: spin::Mutex<(BTreeMap<OpId, Result<Vec<u8>, BlkError>>, Vec<Waker>)>,
+}
+
+impl Device {
+    /// Starts an operation and waits for its result.
+    pub async fn run(
+        &self,
+        start: impl FnOnce(&mut Front) -> Result<OpId, BlkError>,
+    ) -> Result<Vec<u8>, BlkError> {
+        let id = {
+            let mut f = self.front.lock();
+            let id = start(&mut f)?;
+            if f.take_notify() {
+                event::send(self.port);
+            }
+            id
+        };
+        poll_fn(|cx| {
+            let mut d = self.done.lock();
+            if let Some(r) = d.0.remove(&id) {
+                return Poll::Ready(r);
+            }
+            d.1.push(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+}
+
+/// Takes responses whenever the backend signals.
+async fn serve(dev: Arc<Device>) {
+    loop {
+        event::wait(dev.port).await;
+        let (done, err) = {
+            let mut f = dev.front.lock();
+            let r = f.poll();
+            if f.take_notify() {
+                event::send(dev.port);
+            }
+            r
+        };
+        if let Some(e) = err {
+            log::warn!("{}: blkback broke the protocol: {e}", dev.name);
+        }
+        if !done.is_empty() {
+            let mut d = dev.done.lock();
+            d.0.extend(done);
+            for w in d.1.drain(..) {
+                w.wake();
+            }
+        }
+    }
+}
+
+/// Connects every vbd, then marks the block layer ready.
+pub async fn start() {
+    for path in crate::xenbus::devices("vbd").await {
+        match connect(&path).await {
+            Ok(dev) => {
+                log::info!(
+                    "{}: {} MiB, sector {} bytes{}{}{}",
+                    dev.name,
+                    dev.info.capacity() >> 20,
+                    dev.info.sector_size,
+                    if dev.info.read_only { ", read-only" } else { "" },
+                    if dev.info.flush {
+                        ", flush"
+                    } else if dev.info.barrier {
+                        ", barrier"
+                    } else {
+                        ""
+                    },
+                    if dev.info.discard { ", discard" } else { "" },
+                );
+                let dev = Arc::new(dev);
+                crate::spawn(serve(dev.clone()));
+                super::add_arc(dev);
+            }
+            Err(e) => log::error!("{path}: {e}; disk not available"),
+        }
+    }
+    super::set_ready();
+}
+
+async fn connect(path: &str) -> Result<Device, Error> {
+    let fe = Frontend::open(path).await?;
+    let handle: u16 = path.rsplit('/').next().and_then(|id| id.parse().ok()).unwrap_or(0);
+    let state = fe.wait_backend(|s| s >= State::InitWait).await?;
+    if state > State::Connected {
+        return Err(Error::BadNode(format!("backend is closing (state {})", state as u8)));
+    }
+    let backend = fe.backend_id;
+    let grant = |ro| {
+        GrantedPage::new(backend, ro)
+            .map_err(|e| Error::BadNode(format!("granting pages to the backend failed: {e}")))
+    };
+    let ring = grant(false)?;
+    let ring_ref = ring.gref();
+    let mut pages = Vec::with_capacity(PAGES);
+    for _ in 0..PAGES {
+        let p = grant(false)?;
+        pages.push(Buffer { gref: p.gref(), mem: p });
+    }
+    let placeholder = Info {
+        sectors: 1,
+        sector_size: 512,
+        read_only: true,
+        flush: false,
+        barrier: false,
+        discard: false,
+    };
+    let mut front = Blkfront::new(ring, pages, placeholder, handle);
+    let port = event::alloc_unbound(backend)
+        .map_err(|e| Error::BadNode(format!("no event channel for the backend: {e}")))?;
+    let p = fe.path.clone();
+    let published = xenstore::transaction(|tx| {
+        let p = p.clone();
+        async move {
+            tx.write(&format!("{p}/ring-ref"), &ring_ref.to_string()).await?;
+            tx.write(&format!("{p}/event-channel"), &port.to_string()).await?;
+            tx.write(&format!("{p}/protocol"), "x86_64-abi").await?;
+            tx.write(&format!("{p}/state"), State::Initialised.as_str()).await
+        }
+    })
+    .await;
+    if let Err(e) = published {
+        let _ = event::close(port);
+        return Err(e.into());
+    }
+    let state = fe.wait_backend(|s| s >= State::Connected).await?;
+    if state != State::Connected {
+        return Err(Error::BadNode(format!(
+            "backend went to state {} instead of Connected",
+            state as u8
+        )));
+    }
+    let mut nodes = BTreeMap::new();
+    for key in [
+        "sectors",
+        "info",
+        "sector-size",
+        "mode",
+        "feature-flush-cache",
+        "feature-barrier",
+        "feature-discard",
+    ] {
+        if let Some(v) = fe.backend_read(key).await {
+            nodes.insert(key, v);
+        }
+    }
+    let info = Info::parse(|k| nodes.get(k).cloned())
+        .map_err(|e| Error::BadNode(format!("{}: {e}", fe.backend)))?;
+    front.set_info(info);
+    fe.switch_state(State::Connected).await?;
+    let name = fe
+        .backend_read("dev")
+        .await
+        .filter(|d| !d.is_empty() && d.len() < 32 && d.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let name = name.unwrap_or_else(|| format!("vbd{handle}"));
+    Ok(Device {
+        name,
+        info,
+        port,
+        front: spin::Mutex::new(front),
+        done: spin::Mutex::new((BTreeMap::new(), Vec::new())),
+    })
+}
