@@ -13,7 +13,6 @@ pub const MAX_BODY: usize = 64 * 1024;
 pub struct Request {
     pub method: String,
     pub path: String,
-    #[allow(dead_code)] // no route takes a body yet
     pub body: Vec<u8>,
     pub keep_alive: bool,
 }

@@ -87,6 +87,16 @@ fn fnv1a(data: &[u8]) -> u64 {
         .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }
 
+/// Two PUTs and a DELETE of another key, answered 201/201/200.
+const KV_PUT: &str = "req() { printf \"$1 /kv/$2 HTTP/1.1\\r\\nContent-Length: ${#3}\\r\\nConnection: close\\r\\n\\r\\n$3\" \
+    | nc -w 5 10.0.0.11 80 | head -1; }; req PUT greeting 'kept across a destroy'; req PUT other x; \
+    req DELETE other";
+
+/// Destroys the guest after its PUTs returned and starts a new one on the same disk.
+const KV_RESTART: &str = "xl destroy $DOMID && xl create /work/cfg/kv.cfg > /dev/null && \
+    i=0; while [ $i -lt 60 ]; do v=$(wget -q -O - http://10.0.0.11/kv/greeting) && break; \
+    sleep 1; i=$((i+1)); done; echo \"got: $v\"";
+
 /// 200 requests one after the other; prints "ok N" with N the successes.
 const HTTP_SEQUENTIAL: &str = "n=0; i=0; while [ $i -lt 200 ]; do \
     wget -q -O - http://10.0.0.10/ | grep -q '^requests:' && n=$((n+1)); i=$((i+1)); done; echo ok $n";
@@ -350,6 +360,24 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
         },
     };
     *BLK_SUM.lock().unwrap() = expected_sum;
+    // The key-value store: a PUT survives `xl destroy`, and a new guest on the disk serves it.
+    let disk_kv = scratch.join("kv.img");
+    std::fs::write(&disk_kv, vec![0u8; 8 << 20])?;
+    let mut kv = Guest::ours("kv", app, "ip=10.0.0.11/24");
+    kv.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:11".into());
+    kv.disks.push(disk(&disk_kv));
+    let kv = Test {
+        guest: kv
+            .step(Step::WaitOutput("app-example: serving HTTP".into(), 90))
+            .step(Step::Dom0("put".into(), KV_PUT.into()))
+            .step(Step::Dom0("restart".into(), KV_RESTART.into())),
+        check: |r| {
+            expect_console(r, "kv store: 0 records replayed, 0 keys, disk formatted")?;
+            expect_dom0(r, "put", 0, "201 Created")?;
+            expect_dom0(r, "restart", 0, "got: kept across a destroy")?;
+            expect_console(r, "kv store: 3 records replayed, 1 keys")
+        },
+    };
     let mut app_net = Guest::ours("net", app, "log=info ip=10.0.0.10/24 gw=10.0.0.1");
     app_net.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:10".into());
     let net = Test {
@@ -391,6 +419,7 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
         vec![ours],
         vec![net],
         vec![blk],
+        vec![kv],
     ])
 }
 
