@@ -19,13 +19,15 @@ use devices::blkfront::{BlkError, Blkfront, Buffer, Info, OpId};
 const PAGES: usize = 64;
 
 type Front = Blkfront<GrantedPage, GrantedPage>;
+/// Completed operations not yet collected, and the tasks waiting for theirs.
+type Done = (BTreeMap<OpId, Result<Vec<u8>, BlkError>>, Vec<Waker>);
 
 pub struct Device {
     pub name: String,
     pub info: Info,
     port: EvtchnPort,
     front: spin::Mutex<Front>,
-    done: spin::Mutex<(BTreeMap<OpId, Result<Vec<u8>, BlkError>>, Vec<Waker>)>,
+    done: spin::Mutex<Done>,
 }
 
 impl Device {
