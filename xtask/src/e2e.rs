@@ -258,8 +258,10 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_end(r, End::Timeout)
         },
     };
-    let mut linux =
-        Guest::linux("linux", &format!("rig.ip=10.0.0.2/24 rig.disk-marker={LINUX_MARKER}"));
+    let mut linux = Guest::linux(
+        "linux",
+        &format!("rig.ip=10.0.0.2/24 rig.httpd=1 rig.disk-marker={LINUX_MARKER}"),
+    );
     linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:02".into());
     linux.disks.push(disk(&disk_linux));
     linux.disks.push(Disk {
@@ -273,6 +275,8 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             .step(Step::WaitOutput("linux-guest: ready".into(), 180))
             .step(Step::WaitOutput(format!("linux-guest: wrote {LINUX_MARKER}"), 30))
             .step(Step::Dom0("ping".into(), "ping -c 3 -W 5 10.0.0.2".into()))
+            // dom0's curl (with every shared object it loads) against busybox httpd.
+            .step(Step::Dom0("curl".into(), "curl -sS -m 20 http://10.0.0.2/".into()))
             .step(Step::Dom0("vif-state".into(), backend_state("vif", "0")))
             .step(Step::Dom0("vbd-state".into(), backend_state("vbd", "51712")))
             .step(Step::Dom0("vbd-file-state".into(), backend_state("vbd", "51728"))),
@@ -280,6 +284,7 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_console(r, "linux-guest: eth0 10.0.0.2/24")?;
             expect_console(r, "linux-guest: xvda 32768 sectors")?;
             expect_dom0(r, "ping", 0, "3 packets received")?;
+            expect_dom0(r, "curl", 0, "linux-guest: hello over HTTP")?;
             expect_dom0(r, "vif-state", 0, "4")?;
             expect_dom0(r, "vbd-state", 0, "4")?;
             expect_dom0(r, "vbd-file-state", 0, "4")?;

@@ -1,9 +1,10 @@
-//! Just enough ELF64 reading to check a built image: its program headers and the Xen
-//! PVH entry note.
+//! Just enough ELF64 reading to check a built image (its program headers and the Xen PVH
+//! entry note) and the emulated machine's programs (the shared objects they need).
 
 use anyhow::{bail, ensure, Result};
 
 pub const PT_LOAD: u32 = 1;
+pub const PT_DYNAMIC: u32 = 2;
 pub const PT_NOTE: u32 = 4;
 pub const PF_X: u32 = 1;
 pub const PF_W: u32 = 2;
@@ -13,6 +14,7 @@ pub struct Segment {
     pub kind: u32,
     pub flags: u32,
     pub offset: u64,
+    pub vaddr: u64,
     pub filesz: u64,
 }
 
@@ -45,6 +47,7 @@ pub fn segments(b: &[u8]) -> Result<Vec<Segment>> {
                 kind: u32_at(b, o)?,
                 flags: u32_at(b, o + 4)?,
                 offset: u64_at(b, o + 8)?,
+                vaddr: u64_at(b, o + 0x10)?,
                 filesz: u64_at(b, o + 0x20)?,
             })
         })
@@ -73,6 +76,44 @@ pub fn notes(b: &[u8]) -> Result<Vec<(String, u32, Vec<u8>)>> {
         }
     }
     Ok(out)
+}
+
+/// The `DT_NEEDED` entries of a dynamically linked ELF64 file (the shared objects the
+/// loader must find); empty for a static one.
+pub fn needed(b: &[u8]) -> Result<Vec<String>> {
+    const DT_NEEDED: u64 = 1;
+    const DT_STRTAB: u64 = 5;
+    let segs = segments(b)?;
+    let Some(dynamic) = segs.iter().find(|s| s.kind == PT_DYNAMIC) else { return Ok(vec![]) };
+    let mut names = Vec::new();
+    let mut strtab = None;
+    let mut o = dynamic.offset as usize;
+    while o + 16 <= (dynamic.offset + dynamic.filesz) as usize {
+        let (tag, val) = (u64_at(b, o)?, u64_at(b, o + 8)?);
+        match tag {
+            0 => break,
+            DT_NEEDED => names.push(val),
+            DT_STRTAB => strtab = Some(val),
+            _ => {}
+        }
+        o += 16;
+    }
+    let Some(strtab) = strtab else { bail!("dynamic section without a string table") };
+    // DT_STRTAB is an address: find the file offset through the segment that loads it.
+    let strtab = segs
+        .iter()
+        .find(|s| s.kind == PT_LOAD && (s.vaddr..s.vaddr + s.filesz).contains(&strtab))
+        .map(|s| strtab - s.vaddr + s.offset)
+        .ok_or_else(|| anyhow::anyhow!("string table outside the loaded segments"))?;
+    names
+        .into_iter()
+        .map(|n| {
+            let at = (strtab + n) as usize;
+            let rest = b.get(at..).ok_or_else(|| anyhow::anyhow!("truncated ELF"))?;
+            let end = rest.iter().position(|&c| c == 0).unwrap_or(rest.len());
+            Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+        })
+        .collect()
 }
 
 /// The image boots as PVH (a Xen PHYS32_ENTRY note equal to the ELF entry) and no segment
@@ -127,6 +168,16 @@ mod tests {
         ph(&mut b, 1, PT_NOTE, 4, note_off, note.len() as u64);
         b.extend_from_slice(&note);
         b
+    }
+
+    #[test]
+    fn needed_libraries_of_this_test_program() {
+        // The test binary is a dynamically linked host program: it needs libc.
+        let me = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let libs = needed(&me).unwrap();
+        assert!(libs.iter().any(|l| l.starts_with("libc.so")), "{libs:?}");
+        // A static (or no-dynamic-section) file needs nothing.
+        assert!(needed(&image(5, 0x12, 0x100000, 0x100000)).unwrap().is_empty());
     }
 
     #[test]

@@ -32,6 +32,13 @@ const MODULE_PARAMS: &[(&str, &str)] = &[("loop.ko", "max_loop=64")];
 
 pub const GUEST_MODULES: &[&str] = &["xen-netfront", "xen-blkfront"];
 
+/// Programs of the unpacked packages that dom0 gets in /bin (beside busybox, bash and the
+/// Xen tools).
+pub const DOM0_PROGRAMS: &[&str] = &["usr/bin/curl"];
+
+/// Where dom0's loader looks for shared objects.
+const LIB_DIRS: &[&str] = &["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64"];
+
 pub const DOM0_INIT: &str = include_str!("dom0-init.sh");
 pub const DOM0_LIB: &str = include_str!("lib.sh");
 pub const LOCKING: &str = include_str!("locking.sh");
@@ -213,8 +220,13 @@ pub fn dom0_root(
     )?;
     install_busybox(x, root)?;
     std::fs::copy(x.join("bin/bash"), root.join("bin/bash"))?;
+    for p in DOM0_PROGRAMS {
+        let name = Path::new(p).file_name().unwrap();
+        std::fs::copy(x.join(p), root.join("bin").join(name))
+            .with_context(|| format!("{p} is not in the unpacked packages"))?;
+    }
     // Shared objects and the dynamic loader, from the unpacked library packages.
-    for d in ["lib/x86_64-linux-gnu", "lib64", "usr/lib/x86_64-linux-gnu"] {
+    for d in LIB_DIRS {
         copy_tree(&x.join(d), &root.join(d))?;
     }
     let _ = std::fs::remove_dir_all(root.join("usr/lib/x86_64-linux-gnu/gconv"));
@@ -237,6 +249,47 @@ pub fn dom0_root(
     std::fs::write(root.join("etc/rig/lib.sh"), DOM0_LIB)?;
     std::fs::copy(guest_kernel, root.join("rig/vmlinuz"))?;
     std::fs::copy(guest_initrd, root.join("rig/linux-guest.img"))?;
+    check_libraries(root)
+}
+
+/// What `ldd` would check, for every program in the root: each shared object a program
+/// needs, and each one those need, is in the loader's directories.
+fn check_libraries(root: &Path) -> Result<()> {
+    let find = |name: &str| LIB_DIRS.iter().map(|d| root.join(d).join(name)).find(|p| p.exists());
+    let mut programs = Vec::new();
+    for d in ["bin", "sbin", "usr/lib/xen-4.17/bin"] {
+        for e in std::fs::read_dir(root.join(d))? {
+            let p = e?.path();
+            if p.is_file() && !p.is_symlink() {
+                programs.push(p);
+            }
+        }
+    }
+    let mut missing = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    while let Some(p) = programs.pop() {
+        let bytes = std::fs::read(&p)?;
+        if !bytes.starts_with(b"\x7fELF") {
+            continue; // a script
+        }
+        let needed =
+            crate::elf::needed(&bytes).with_context(|| format!("reading {}", p.display()))?;
+        for lib in needed {
+            match find(&lib) {
+                Some(path) if seen.insert(lib.clone()) => programs.push(path),
+                Some(_) => {}
+                None => {
+                    missing.insert(format!("{lib} (for {})", p.strip_prefix(root)?.display()));
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "shared objects missing from dom0 (add their packages): {}",
+            missing.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
     Ok(())
 }
 

@@ -18,6 +18,16 @@ pub const TOOLS: &[&str] = &[
     "bash",
     // `xl` loads libgcc_s.so.1 at run time (pthread_cancel).
     "libgcc-s1",
+    // HTTP client for plans (keep-alive, timings, many URLs per run; busybox wget has none).
+    "curl",
+];
+
+/// Library packages the resolver would follow but no program in the machine loads. The
+/// initramfs check ([`super::initramfs`]) proves every program's shared objects are there.
+const UNNEEDED: &[&str] = &[
+    // SASL's Berkeley DB plugin (libdb5.3, 1.8 MB), dlopen()ed by SASL logins only; curl's
+    // LDAP support links libsasl2 but HTTP never uses it.
+    "libsasl2-modules-db",
 ];
 
 /// The Debian kernel behind `linux-image-amd64`: dom0 and the Linux yardstick guest.
@@ -63,6 +73,7 @@ pub fn resolve(kernel: &str) -> Result<BTreeSet<String>> {
             .filter(|p| !p.starts_with('<'))
             .map(|p| p.split(':').next().unwrap_or(p).to_string())
             .filter(|p| p.starts_with("lib") || p == "zlib1g")
+            .filter(|p| !UNNEEDED.contains(&p.as_str()))
             .filter(|p| !all.contains(p))
             .collect::<BTreeSet<_>>()
             .into_iter()
