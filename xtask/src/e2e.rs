@@ -260,9 +260,11 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
     };
     let mut linux = Guest::linux(
         "linux",
-        &format!("rig.ip=10.0.0.2/24 rig.httpd=1 rig.disk-marker={LINUX_MARKER}"),
+        &format!("rig.ip=10.0.0.2/24 rig.ip1=dhcp rig.httpd=1 rig.disk-marker={LINUX_MARKER}"),
     );
     linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:02".into());
+    // A second vif configured by DHCP (dom0's rig_dhcpd).
+    linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:12".into());
     linux.disks.push(disk(&disk_linux));
     linux.disks.push(Disk {
         host_file: disk_file,
@@ -278,6 +280,11 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             // dom0's curl (with every shared object it loads) against busybox httpd.
             .step(Step::Dom0("curl".into(), "curl -sS -m 20 http://10.0.0.2/".into()))
             .step(Step::Dom0("vif-state".into(), backend_state("vif", "0")))
+            .step(Step::Dom0(
+                "dhcp".into(),
+                "a=$(rig_wait_lease 00:16:3e:00:00:12 60) && echo \"lease $a\" && ping -c 2 -W 5 $a"
+                    .into(),
+            ))
             .step(Step::Dom0("vbd-state".into(), backend_state("vbd", "51712")))
             .step(Step::Dom0("vbd-file-state".into(), backend_state("vbd", "51728"))),
         check: |r| {
@@ -286,6 +293,9 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_dom0(r, "ping", 0, "3 packets received")?;
             expect_dom0(r, "curl", 0, "linux-guest: hello over HTTP")?;
             expect_dom0(r, "vif-state", 0, "4")?;
+            expect_dom0(r, "dhcp", 0, "lease 10.0.0.1")?;
+            expect_dom0(r, "dhcp", 0, "2 packets received")?;
+            expect_console(r, "(dhcp)")?;
             expect_dom0(r, "vbd-state", 0, "4")?;
             expect_dom0(r, "vbd-file-state", 0, "4")?;
             expect_console(r, "linux-guest: xvdb 16384 sectors")?;
@@ -474,6 +484,8 @@ pub fn run(
     let plan = Plan {
         batches: batches.iter().map(|b| b.iter().map(|t| t.guest.clone()).collect()).collect(),
         texts: xl_files()?,
+        // Guests without a static address get one from 10.0.0.100-199.
+        setup: vec!["rig_dhcpd".into()],
     };
     let (report, out) = crate::rig::run_plan(&plan, Duration::from_secs(1500))?;
     let mut figures =

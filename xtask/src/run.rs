@@ -53,7 +53,7 @@ pub fn run(args: &[String]) -> Result<bool> {
         })
         .collect();
     let guest = guest.step(Step::Follow).step(Step::WaitEnd(0));
-    let plan = Plan { batches: vec![vec![guest]], texts: vec![] };
+    let plan = Plan { batches: vec![vec![guest]], ..Plan::default() };
     let (report, out) = rig::run_plan(&plan, Duration::from_secs(24 * 3600))?;
     for p in &report.problems {
         eprintln!("run: {p}");

@@ -57,7 +57,10 @@ fi
 if tar -xf /dev/vda -C /work; then
   . /etc/rig/lib.sh
   say "plan-start $(cut -d' ' -f1 /proc/uptime)"
-  ( cd /work && if $trace; then set -x; fi && . ./plan.sh ) 2>&1 | sed 's/^/plan: /'
+  # Line by line, not through sed: busybox sed buffers its output, which held back the
+  # plan's progress lines (and would stall anything on the host waiting for one).
+  ( cd /work && if $trace; then set -x; fi && . ./plan.sh ) 2>&1 \
+    | while IFS= read -r line; do echo "plan: $line"; done
   say "plan-end $(cut -d' ' -f1 /proc/uptime)"
   # Crashes of dom0 programs during the plan, for the serial log.
   dmesg | grep -i -A1 'segfault\|general protection\|trap' | sed 's/^/dmesg: /' | head -40

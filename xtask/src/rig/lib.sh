@@ -2,6 +2,7 @@
 # `xl create`, waits for their output or their end, runs dom0-side commands against them,
 # and leaves everything the host checks under /out/<guest>/.
 
+say() { echo "@@rig $*"; }
 now() { cut -d' ' -f1 /proc/uptime; }
 console_log() { echo "/var/log/xen/console/guest-$1.log"; }
 
@@ -77,9 +78,10 @@ rig_wait_output() {
   done
 }
 
-# rig_dom0 NAME STEP COMMAND: runs COMMAND in dom0; output and exit code under /out/NAME.
+# rig_dom0 NAME STEP COMMAND: runs COMMAND in dom0 (these functions at hand); output and
+# exit code under /out/NAME.
 rig_dom0() {
-  sh -c "$3" > "/out/$1/dom0-$2.out" 2>&1
+  sh -c ". /etc/rig/lib.sh; $3" > "/out/$1/dom0-$2.out" 2>&1
   echo $? > "/out/$1/dom0-$2.rc"
 }
 
@@ -137,4 +139,46 @@ rig_finish() {
   xl destroy "$1" > /dev/null 2>&1
   now > "/out/$1/t_done"
   cp "$(console_log "$1")" "/out/$1/console" 2>/dev/null || : > "/out/$1/console"
+}
+
+# rig_dhcpd: a DHCP server on xenbr0 (busybox udhcpd) handing out 10.0.0.100-10.0.0.199,
+# with router 10.0.0.1; started once, later calls do nothing. rig_lease tells what it gave.
+RIG_LEASES=/run/udhcpd.leases
+rig_dhcpd() {
+  [ -f /run/udhcpd.pid ] && return
+  cat > /run/udhcpd.conf << EOF
+interface xenbr0
+start 10.0.0.100
+end 10.0.0.199
+max_leases 100
+lease_file $RIG_LEASES
+pidfile /run/udhcpd.pid
+auto_time 1
+option subnet 255.255.255.0
+option router 10.0.0.1
+option lease 86400
+EOF
+  touch "$RIG_LEASES"
+  udhcpd /run/udhcpd.conf && say "dhcpd on xenbr0: 10.0.0.100-10.0.0.199"
+}
+
+# rig_lease MAC: the address the DHCP server leased to MAC, or nothing.
+rig_lease() {
+  kill -USR1 "$(cat /run/udhcpd.pid 2> /dev/null)" 2> /dev/null
+  dumpleases -f "$RIG_LEASES" 2> /dev/null \
+    | awk -v m="$1" 'tolower($1) == tolower(m) {print $2}'
+}
+
+# rig_wait_lease MAC SECONDS: waits for MAC's lease and prints its address; fails after
+# SECONDS without one.
+rig_wait_lease() {
+  local i=0 a
+  while [ $i -lt $(($2 * 4)) ]; do
+    a=$(rig_lease "$1")
+    [ -n "$a" ] && { echo "$a"; return 0; }
+    sleep 0.25
+    i=$((i + 1))
+  done
+  echo "no lease for $1 after $2 s" >&2
+  return 1
 }

@@ -1,6 +1,7 @@
 #!/bin/busybox sh
 # /init of the Linux PVH yardstick guest. Command-line keys:
-#   rig.ip=ADDR/LEN     configures eth0
+#   rig.ip=ADDR/LEN     configures eth0; rig.ip=dhcp asks DHCP (udhcpc, in the background)
+#   rig.ip1=...         the same for eth1
 #   rig.httpd=1         serves HTTP on port 80 (busybox httpd; / is a one-line page)
 #   rig.disk-marker=S   writes S at the start of xvda
 /bin/busybox --install -s /bin
@@ -13,15 +14,38 @@ for m in $(cat /etc/modules.list); do insmod "/lib/modules/$m"; done
 for w in $(cat /proc/cmdline); do
   case $w in
     rig.ip=*) ip=${w#rig.ip=} ;;
+    rig.ip1=*) ip1=${w#rig.ip1=} ;;
     rig.disk-marker=*) marker=${w#rig.disk-marker=} ;;
     rig.httpd=1) httpd=1 ;;
   esac
 done
-i=0
-while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-if [ -n "$ip" ] && [ -e /sys/class/net/eth0 ]; then
-  ip link set eth0 up && ip addr add "$ip" dev eth0 && echo "linux-guest: eth0 $ip"
-fi
+# What udhcpc runs when it gets a lease: the address, the route, a line on the console.
+cat > /etc/udhcpc.script << 'EOF'
+#!/bin/sh
+case $1 in
+  bound | renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    [ -n "$router" ] && ip route add default via "${router%% *}" dev "$interface" 2> /dev/null
+    echo "linux-guest: $interface $ip/$mask (dhcp)" > /dev/console
+    ;;
+esac
+EOF
+chmod +x /etc/udhcpc.script
+# netup IFACE ADDR/LEN|dhcp
+netup() {
+  i=0
+  while [ ! -e "/sys/class/net/$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  [ -e "/sys/class/net/$1" ] || return
+  ip link set "$1" up
+  if [ "$2" = dhcp ]; then
+    udhcpc -f -q -i "$1" -s /etc/udhcpc.script -t 60 -T 1 > /dev/null 2>&1 &
+  else
+    ip addr add "$2" dev "$1" && echo "linux-guest: $1 $2"
+  fi
+}
+[ -n "$ip" ] && netup eth0 "$ip"
+[ -n "$ip1" ] && netup eth1 "$ip1"
 for d in /sys/block/xvd*; do
   [ -e "$d" ] && echo "linux-guest: ${d##*/} $(cat "$d/size") sectors"
 done
