@@ -2,7 +2,7 @@
 //! it. Each test is a guest (or a few) with its steps and a check of what came back.
 
 use crate::build::Image;
-use crate::rig::plan::{Disk, End, Guest, GuestResult, Plan, Step};
+use crate::rig::plan::{Disk, End, Forward, Guest, GuestResult, Plan, Step};
 use anyhow::Result;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,6 +48,31 @@ fn expect_dom0(r: &GuestResult, step: &str, rc: i32, text: &str) -> Result<(), S
         )),
         Some(_) => Ok(()),
     }
+}
+
+/// A host step's result holds `text`.
+fn expect_host(r: &GuestResult, step: &str, text: &str) -> Result<(), String> {
+    match r.host.get(step) {
+        None => Err(format!("host step {step} did not run")),
+        Some(Err(why)) => Err(format!("host step {step}: {why}")),
+        Some(Ok(out)) if !out.contains(text) => Err(format!(
+            "host step {step}: answer lacks {text:?}:\n    {}",
+            out.trim().replace('\n', "\n    ")
+        )),
+        Some(Ok(_)) => Ok(()),
+    }
+}
+
+/// A host step that GETs `path` from the host's 127.0.0.1:`port` (a [`Forward`] to the
+/// guest) while dom0 waits: passes with the body of a 200 answer.
+fn host_http(step: &str, port: u16, path: &str) -> Step {
+    let path = path.to_string();
+    Step::host(step, 90, move || {
+        match crate::rig::http_get(port, &path, Duration::from_secs(60))? {
+            (200, body) => Ok(body),
+            (code, body) => Err(format!("status {code}: {body}")),
+        }
+    })
 }
 
 /// dom0 timestamps the guest's writes of data/sleep ("start", then "end" 2 s later) as
@@ -265,6 +290,13 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
     linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:02".into());
     // A second vif configured by DHCP (dom0's rig_dhcpd).
     linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:12".into());
+    // Its HTTP port on the host, as `cargo xtask run` forwards an app's.
+    let linux_port = crate::rig::free_port()?;
+    linux.forwards.push(Forward {
+        host_port: linux_port,
+        guest_ip: "10.0.0.2".into(),
+        guest_port: 80,
+    });
     linux.disks.push(disk(&disk_linux));
     linux.disks.push(Disk {
         host_file: disk_file,
@@ -279,6 +311,7 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             .step(Step::Dom0("ping".into(), "ping -c 3 -W 5 10.0.0.2".into()))
             // dom0's curl (with every shared object it loads) against busybox httpd.
             .step(Step::Dom0("curl".into(), "curl -sS -m 20 http://10.0.0.2/".into()))
+            .step(host_http("forward", linux_port, "/"))
             .step(Step::Dom0("vif-state".into(), backend_state("vif", "0")))
             .step(Step::Dom0(
                 "dhcp".into(),
@@ -292,6 +325,7 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_console(r, "linux-guest: xvda 32768 sectors")?;
             expect_dom0(r, "ping", 0, "3 packets received")?;
             expect_dom0(r, "curl", 0, "linux-guest: hello over HTTP")?;
+            expect_host(r, "forward", "linux-guest: hello over HTTP")?;
             expect_dom0(r, "vif-state", 0, "4")?;
             expect_dom0(r, "dhcp", 0, "lease 10.0.0.1")?;
             expect_dom0(r, "dhcp", 0, "2 packets received")?;

@@ -27,8 +27,11 @@ APP is a workspace package (-p NAME, default app-example) or an app crate anywhe
 (--manifest-path PATH/Cargo.toml).
 
 commands:
-  run [-p APP] [--debug]    build APP and run it under Xen: `xl create -c` on a Xen host,
-                            else in the emulated Xen machine, console on the terminal
+  run [-p APP] [--debug] [--forward HOSTPORT:GUESTPORT]... [--no-forward]
+                            build APP and run it under Xen: `xl create -c` on a Xen host,
+                            else in the emulated Xen machine, console on the terminal, the
+                            guest's GUESTPORT (of network[0].ip) at 127.0.0.1:HOSTPORT
+                            (default 8080:80); Ctrl-C stops it
   new NAME [--dir PARENT]   create an app crate NAME (in a directory of its own)
   xl [-p APP] [--debug]     build APP and write its xl config from its manifest
                             ([package.metadata.unikernel] in its Cargo.toml)
@@ -83,7 +86,7 @@ fn run(args: &[String]) -> Result<bool> {
                 // The last test run's exchange disk, if any, is unpacked in dom0's /work.
                 let last = rig::dir().join("run/exchange.img");
                 let exchange = last.exists().then_some(last);
-                let how = rig::Boot { exchange, shell: true, timeout: std::time::Duration::ZERO };
+                let how = rig::Boot { exchange, shell: true, ..rig::Boot::default() };
                 rig::boot(&files, &how, &rig::dir().join("shell-serial.log"))?;
                 Ok(true)
             }

@@ -1,10 +1,12 @@
 //! `cargo xtask run`: build an app and run it under Xen: with `xl create -c` where this
 //! machine is a Xen dom0, else in the emulated Xen machine with the guest's console on the
-//! terminal. Ctrl-C ends QEMU and everything in it.
+//! terminal. Ctrl-C ends QEMU and everything in it. In the emulated machine, the guest's
+//! ports are reachable from this host at 127.0.0.1 (`--forward HOSTPORT:GUESTPORT`,
+//! default 8080:80 to the manifest's first static address).
 
 use crate::build::{self, Options};
 use crate::manifest::Manifest;
-use crate::rig::plan::{Disk, End, Guest, GuestResult, Plan, Step};
+use crate::rig::plan::{Disk, End, Forward, Guest, GuestResult, Plan, Step};
 use crate::{rig, util};
 use anyhow::{Context, Result};
 use std::process::Command;
@@ -24,8 +26,40 @@ pub fn write_xl(opts: &Options) -> Result<(Manifest, build::Image, std::path::Pa
     Ok((manifest, image, file))
 }
 
+/// (host port, guest port)
+type PortPair = (u16, u16);
+
+/// The port forwards asked for on the command line: `--forward HOSTPORT:GUESTPORT`
+/// (repeatable), `--no-forward`; the other arguments are left for [`Options::parse`].
+/// `None`: nothing asked, the default applies.
+fn forward_args(args: &[String]) -> Result<(Option<Vec<PortPair>>, Vec<String>)> {
+    let mut forwards: Option<Vec<PortPair>> = None;
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--forward" => {
+                let v = it.next().context("--forward needs HOSTPORT:GUESTPORT")?;
+                let pair = v
+                    .split_once(':')
+                    .and_then(|(h, g)| Some((h.parse().ok()?, g.parse().ok()?)))
+                    .filter(|&(h, g)| h > 0 && g > 0)
+                    .with_context(|| format!("--forward {v:?}: expected HOSTPORT:GUESTPORT"))?;
+                forwards.get_or_insert_with(Vec::new).push(pair);
+            }
+            "--no-forward" => forwards = Some(vec![]),
+            _ => rest.push(a.clone()),
+        }
+    }
+    Ok((forwards, rest))
+}
+
+/// The default forward: the host's 127.0.0.1:8080 to port 80 of the guest.
+const DEFAULT_FORWARD: PortPair = (8080, 80);
+
 pub fn run(args: &[String]) -> Result<bool> {
-    let opts = Options::parse(args)?;
+    let (forwards, args) = forward_args(args)?;
+    let opts = Options::parse(&args)?;
     let (manifest, image, file) = write_xl(&opts)?;
     image.describe()?;
     if xen_host() {
@@ -52,8 +86,31 @@ pub fn run(args: &[String]) -> Result<bool> {
             as_file: false,
         })
         .collect();
+    // The guest's ports, at its first static address; a guest without one asks DHCP, which
+    // dom0 serves.
+    let ip = manifest.networks.first().and_then(|n| n.ip.as_deref());
+    let ip = ip.map(|ip| ip.split('/').next().unwrap_or(ip).to_string());
+    let explicit = forwards.is_some();
+    let forwards = forwards.unwrap_or_else(|| vec![DEFAULT_FORWARD]);
+    match &ip {
+        Some(ip) => {
+            for &(host_port, guest_port) in &forwards {
+                guest.forwards.push(Forward { host_port, guest_ip: ip.clone(), guest_port });
+                eprintln!(
+                    "run: http://127.0.0.1:{host_port}/ reaches the guest's port {guest_port} \
+                     ({ip}:{guest_port}) once it listens"
+                );
+            }
+        }
+        None if explicit && !forwards.is_empty() => {
+            anyhow::bail!("--forward needs a static address: the manifest's network[0].ip")
+        }
+        None => {}
+    }
     let guest = guest.step(Step::Follow).step(Step::WaitEnd(0));
-    let plan = Plan { batches: vec![vec![guest]], ..Plan::default() };
+    let plan =
+        Plan { batches: vec![vec![guest]], setup: vec!["rig_dhcpd".into()], ..Plan::default() };
+    eprintln!("run: Ctrl-C stops the machine");
     let (report, out) = rig::run_plan(&plan, Duration::from_secs(24 * 3600))?;
     for p in &report.problems {
         eprintln!("run: {p}");

@@ -34,7 +34,7 @@ pub const GUEST_MODULES: &[&str] = &["xen-netfront", "xen-blkfront"];
 
 /// Programs of the unpacked packages that dom0 gets in /bin (beside busybox, bash and the
 /// Xen tools).
-pub const DOM0_PROGRAMS: &[&str] = &["usr/bin/curl"];
+pub const DOM0_PROGRAMS: &[&str] = &["usr/bin/curl", "usr/bin/socat"];
 
 /// Where dom0's loader looks for shared objects.
 const LIB_DIRS: &[&str] = &["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64"];

@@ -182,3 +182,57 @@ rig_wait_lease() {
   echo "no lease for $1 after $2 s" >&2
   return 1
 }
+
+# rig_uplink: dom0's side of QEMU's user-mode network (the virtio-net device QEMU has when
+# the plan forwards ports): 10.0.2.15/24, where QEMU delivers the host's forwarded ports.
+# No route beyond it (QEMU's restrict=on would drop it anyway).
+rig_uplink() {
+  local n dev=
+  ip -4 addr show | grep -q ' 10\.0\.2\.15/' && return
+  for n in /sys/class/net/*; do
+    [ "$(basename "$(readlink "$n/device/driver")")" = virtio_net ] && dev=${n##*/}
+  done
+  [ -n "$dev" ] || { say "error: no virtio-net device for the forwards"; return 1; }
+  ip addr add 10.0.2.15/24 dev "$dev" && ip link set "$dev" up
+}
+
+# rig_forward PORT ADDR GPORT: forwards dom0's PORT on the uplink (the host's
+# 127.0.0.1:PORT, through QEMU) to ADDR:GPORT, a connection at a time (socat). Its log
+# is /run/forward-PORT.log.
+rig_forward() {
+  rig_uplink || return 1
+  socat -d TCP-LISTEN:"$1",bind=10.0.2.15,fork,reuseaddr TCP:"$2":"$3",connect-timeout=10 \
+    > "/run/forward-$1.log" 2>&1 < /dev/null &
+  local i=0
+  while ! netstat -ltn 2> /dev/null | grep -q "10\.0\.2\.15:$1 " && [ $i -lt 50 ]; do
+    sleep 0.1
+    i=$((i + 1))
+  done
+  say "forward 127.0.0.1:$1 -> $2:$3"
+}
+
+# rig_host_listen: takes the host's answers to host steps from the console ("host-done
+# GUEST STEP" lines on the serial input), as files /run/host/GUEST.STEP.
+rig_host_listen() {
+  mkdir -p /run/host
+  stty -echo < /dev/console 2> /dev/null
+  (while read -r word guest step; do
+    [ "$word" = host-done ] && touch "/run/host/$guest.$step"
+  done < /dev/console) > /dev/null 2>&1 &
+}
+
+# rig_host NAME STEP SECONDS: asks the host to run its check STEP for guest NAME and waits
+# for it to finish (the host keeps the result).
+rig_host() {
+  local i=0
+  say "host $1 $2"
+  while [ ! -e "/run/host/$1.$2" ]; do
+    if [ $i -ge $(($3 * 10)) ]; then
+      echo "host step $2 (the host did not answer in $3 s)" >> "/out/$1/missing_output"
+      say "guest $1: host step $2 unanswered after $3 s"
+      return 1
+    fi
+    sleep 0.1
+    i=$((i + 1))
+  done
+}

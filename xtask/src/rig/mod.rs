@@ -100,7 +100,7 @@ pub fn build() -> Result<Files> {
 }
 
 /// How the machine runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Boot {
     /// The exchange disk: dom0 unpacks it to /work.
     pub exchange: Option<PathBuf>,
@@ -108,6 +108,10 @@ pub struct Boot {
     pub shell: bool,
     /// Kill QEMU after this long.
     pub timeout: Duration,
+    /// Ports of 127.0.0.1 QEMU forwards to the same ports of dom0 (10.0.2.15).
+    pub forwards: Vec<u16>,
+    /// Checks the host runs when dom0 asks (guest, step, check).
+    pub host_steps: Vec<(String, String, plan::HostCheck)>,
 }
 
 /// What a boot of the machine reported.
@@ -116,15 +120,34 @@ pub struct Report {
     /// Seconds from QEMU's start to dom0's toolstack being up.
     pub dom0_up: Option<f64>,
     pub results_written: bool,
+    /// What the host checks returned, by (guest, step).
+    pub host: std::collections::BTreeMap<(String, String), Result<String, String>>,
     pub problems: Vec<String>,
     pub seconds: f64,
 }
 
-fn qemu(files: &Files, mode: &str, timeout: Duration) -> Command {
+/// dom0's address on QEMU's user-mode network, where forwarded ports arrive.
+pub const DOM0_UPLINK_IP: &str = "10.0.2.15";
+
+/// QEMU's network device: none, or user-mode networking that only forwards `forwards`
+/// (127.0.0.1:PORT of the host to dom0's PORT). `restrict=on` keeps dom0 from reaching
+/// anything through it; forwards are bound to 127.0.0.1 so only this host reaches them.
+fn nic(forwards: &[u16]) -> String {
+    if forwards.is_empty() {
+        return "none".into();
+    }
+    let mut nic = String::from("user,model=virtio-net-pci,restrict=on");
+    for p in forwards {
+        nic += &format!(",hostfwd=tcp:127.0.0.1:{p}-{DOM0_UPLINK_IP}:{p}");
+    }
+    nic
+}
+
+fn qemu(files: &Files, mode: &str, timeout: Duration, forwards: &[u16]) -> Command {
     let mut cmd = Command::new("qemu-system-x86_64");
     let cpu = std::env::var("RIG_CPU").unwrap_or_else(|_| CPU.to_string());
     cmd.args(["-accel", "tcg,thread=multi", "-machine", "q35", "-cpu", &cpu, "-smp", "2"])
-        .args(["-m", "3072", "-display", "none", "-no-reboot", "-nic", "none"])
+        .args(["-m", "3072", "-display", "none", "-no-reboot", "-nic", &nic(forwards)])
         .arg("-kernel")
         .arg(&files.xen)
         // smep/smap off: under QEMU's emulation the PV dom0 dies at its first exception
@@ -156,7 +179,7 @@ pub fn boot(files: &Files, how: &Boot, log: &Path) -> Result<Report> {
             .args(["-device", "virtio-blk-pci,drive=xchg"]);
     };
     if how.shell {
-        let mut cmd = qemu(files, "shell", how.timeout);
+        let mut cmd = qemu(files, "shell", how.timeout, &how.forwards);
         cmd.args(["-serial", "mon:stdio"]);
         if let Some(disk) = &how.exchange {
             attach(&mut cmd, disk);
@@ -166,14 +189,25 @@ pub fn boot(files: &Files, how: &Boot, log: &Path) -> Result<Report> {
         return Ok(Report::default());
     }
     let exchange = how.exchange.as_ref().context("a plan needs an exchange disk")?;
-    let mut cmd = qemu(files, "plan", how.timeout);
+    for &p in &how.forwards {
+        // QEMU would fail with a terse message; say which port and what to do.
+        std::net::TcpListener::bind(("127.0.0.1", p)).with_context(|| {
+            format!("127.0.0.1:{p} is taken on this host: forward another port")
+        })?;
+    }
+    let mut cmd = qemu(files, "plan", how.timeout, &how.forwards);
     cmd.args(["-serial", "stdio", "-monitor", "none"]);
     attach(&mut cmd, exchange);
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // The serial input carries the host's answers to dom0's host steps.
+    let stdin = if how.host_steps.is_empty() { Stdio::null() } else { Stdio::piped() };
+    cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
     let start = Instant::now();
     let mut child =
         cmd.spawn().context("could not start qemu-system-x86_64 (package qemu-system-x86)")?;
     let stdout = child.stdout.take().unwrap();
+    let serial_in = std::sync::Arc::new(std::sync::Mutex::new(child.stdin.take()));
+    let host_results = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut host_threads = Vec::new();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::BufReader::new(stdout).split(b'\n') {
@@ -197,6 +231,8 @@ pub fn boot(files: &Files, how: &Boot, log: &Path) -> Result<Report> {
                     eprintln!("rig: [{secs:6.1} s] {msg}");
                     if msg.starts_with("dom0-up") {
                         report.dom0_up = Some(secs);
+                    } else if let Some(step) = msg.strip_prefix("host ") {
+                        host_threads.push(host_step(how, step, &serial_in, &host_results));
                     } else if msg.starts_with("results-written") {
                         report.results_written = true;
                         finished_at.get_or_insert(Instant::now());
@@ -229,7 +265,88 @@ pub fn boot(files: &Files, how: &Boot, log: &Path) -> Result<Report> {
     }
     child.wait()?;
     report.seconds = start.elapsed().as_secs_f64();
+    for t in host_threads.into_iter().flatten() {
+        if t.is_finished() {
+            let _ = t.join();
+        }
+    }
+    for (guest, step, result) in host_results.lock().unwrap().drain(..) {
+        report.host.insert((guest, step), result);
+    }
+    for (guest, step, _) in &how.host_steps {
+        report
+            .host
+            .entry((guest.clone(), step.clone()))
+            .or_insert_with(|| Err("did not finish while the machine ran".into()));
+    }
     Ok(report)
+}
+
+type HostResults = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Result<String, String>)>>>;
+
+/// Runs the host check dom0 asked for ("GUEST STEP") in a thread of its own; when it is
+/// done, stores its result and tells dom0 on the serial input ("host-done GUEST STEP").
+fn host_step(
+    how: &Boot,
+    asked: &str,
+    serial_in: &std::sync::Arc<std::sync::Mutex<Option<std::process::ChildStdin>>>,
+    results: &HostResults,
+) -> Option<std::thread::JoinHandle<()>> {
+    let (guest, step) = asked.trim().split_once(' ')?;
+    let (guest, step) = (guest.to_string(), step.to_string());
+    let check = how.host_steps.iter().find(|(g, s, _)| *g == guest && *s == step);
+    let check = check.map(|(_, _, c)| c.clone());
+    let (serial_in, results) = (serial_in.clone(), results.clone());
+    Some(std::thread::spawn(move || {
+        let result = match check {
+            Some(c) => (c.0)(),
+            None => Err(format!("no host check named {step} for guest {guest}")),
+        };
+        results.lock().unwrap().push((guest.clone(), step.clone(), result));
+        if let Some(stdin) = serial_in.lock().unwrap().as_mut() {
+            let _ = writeln!(stdin, "host-done {guest} {step}").and_then(|_| stdin.flush());
+        }
+    }))
+}
+
+/// A port of 127.0.0.1 that nothing listens on now (for a [`plan::Forward`]).
+pub fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// One HTTP/1.1 GET of `path` from `127.0.0.1:port` (`Connection: close`), retried until
+/// `within` has passed while the connection fails or is cut before an answer (the guest
+/// may not listen yet): the status code and the body.
+pub fn http_get(port: u16, path: &str, within: Duration) -> Result<(u16, String), String> {
+    use std::io::Read;
+    let start = Instant::now();
+    let once = || -> std::io::Result<Vec<u8>> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(Duration::from_secs(30)))?;
+        write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        let mut answer = Vec::new();
+        s.read_to_end(&mut answer)?;
+        Ok(answer)
+    };
+    loop {
+        let err = match once() {
+            Ok(a) if !a.is_empty() => {
+                let text = String::from_utf8_lossy(&a).into_owned();
+                let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+                let status = head.split(' ').nth(1).and_then(|c| c.parse().ok());
+                return match status {
+                    Some(code) => Ok((code, body.to_string())),
+                    None => Err(format!("not an HTTP answer: {head:?}")),
+                };
+            }
+            Ok(_) => "connection closed without an answer".to_string(),
+            Err(e) => e.to_string(),
+        };
+        if start.elapsed() >= within {
+            return Err(format!("GET http://127.0.0.1:{port}{path}: {err}"));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
 }
 
 /// Runs `plan` in a fresh boot of the machine; results land in `target/rig/run/out`.
@@ -259,13 +376,28 @@ pub fn run_plan(plan: &plan::Plan, timeout: Duration) -> Result<(Report, PathBuf
     util::run(Command::new("tar").arg("-cf").arg(&exchange).arg("-C").arg(&work).arg("."))?;
     let size = (bytes * 2 + (64 << 20)).next_multiple_of(1 << 20);
     std::fs::File::options().write(true).open(&exchange)?.set_len(size)?;
-    let report = boot(
-        &files,
-        &Boot { exchange: Some(exchange.clone()), shell: false, timeout },
-        &run.join("serial.log"),
-    )?;
+    let how = Boot {
+        exchange: Some(exchange.clone()),
+        shell: false,
+        timeout,
+        forwards: staged.forwards,
+        host_steps: staged.host_steps,
+    };
+    let report = boot(&files, &how, &run.join("serial.log"))?;
     if report.results_written {
         util::run(Command::new("tar").arg("-xf").arg(&exchange).arg("-C").arg(&out))?;
+        // The host checks' results beside dom0's, for GuestResult.
+        for ((guest, step), result) in &report.host {
+            let dir = out.join(guest);
+            if dir.is_dir() {
+                let (rc, text) = match result {
+                    Ok(t) => (0, t),
+                    Err(t) => (1, t),
+                };
+                std::fs::write(dir.join(format!("host-{step}.out")), text)?;
+                std::fs::write(dir.join(format!("host-{step}.rc")), format!("{rc}\n"))?;
+            }
+        }
         if !out.join(".complete").exists() {
             bail!(
                 "dom0 wrote no complete results (serial log: {})",

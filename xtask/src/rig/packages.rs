@@ -20,6 +20,8 @@ pub const TOOLS: &[&str] = &[
     "libgcc-s1",
     // HTTP client for plans (keep-alive, timings, many URLs per run; busybox wget has none).
     "curl",
+    // Forwards ports from QEMU's user-mode network to guests (`cargo xtask run`).
+    "socat",
 ];
 
 /// Library packages the resolver would follow but no program in the machine loads. The
