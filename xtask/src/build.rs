@@ -99,6 +99,8 @@ fn rustflags() -> Vec<String> {
 
 /// Builds `opts.package` for the PVH target and returns the image.
 pub fn build(opts: &Options) -> Result<Image> {
+    let dir = opts.manifest.as_ref().map_or_else(util::root, |m| m.parent().unwrap().into());
+    util::ensure_target(&dir, TARGET)?;
     let mut cmd = util::cargo();
     match &opts.manifest {
         None => cmd.current_dir(util::root()).args(["build", "-p", &opts.package]),

@@ -78,10 +78,12 @@ fn run(args: &[String]) -> Result<bool> {
         }
         "rig" => match rest.first().map(String::as_str) {
             Some("build") => {
+                let _lock = rig::lock()?;
                 rig::build()?;
                 Ok(true)
             }
             Some("shell") => {
+                let _lock = rig::lock()?;
                 let files = rig::build()?;
                 // The last test run's exchange disk, if any, is unpacked in dom0's /work.
                 let last = rig::dir().join("run/exchange.img");

@@ -172,9 +172,8 @@ impl Parts {
 
 pub fn run(parts: Parts) -> Result<bool> {
     let mut summary = Summary::default();
-    if parts.qemu || parts.e2e {
-        util::ensure_host_tools()?;
-    }
+    util::ensure_target(&util::root(), build::TARGET)?;
+    util::ensure_host_tools()?;
 
     if parts.host {
         println!("== host tests: cargo test");

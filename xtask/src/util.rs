@@ -24,13 +24,22 @@ pub fn run(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// Host programs the emulated machine and the QEMU tests need, with their Debian packages.
-const HOST_TOOLS: &[(&str, &str)] =
-    &[("qemu-system-x86_64", "qemu-system-x86"), ("cpio", "cpio"), ("strip", "binutils")];
+/// Host programs (or, as absolute paths, files) the tests and the emulated machine need,
+/// with their Debian packages. Xen's public headers are the ABI layout test's oracle.
+const HOST_TOOLS: &[(&str, &str)] = &[
+    ("qemu-system-x86_64", "qemu-system-x86"),
+    ("cpio", "cpio"),
+    ("strip", "binutils"),
+    ("cc", "gcc"),
+    ("/usr/include/xen/arch-x86/hvm/start_info.h", "libxen-dev"),
+];
 
 /// Installs missing host tools with apt-get (as CI does), or says what to install.
 pub fn ensure_host_tools() -> Result<()> {
     let on_path = |p: &str| {
+        if p.starts_with('/') {
+            return std::path::Path::new(p).exists();
+        }
         std::env::var_os("PATH")
             .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
     };
@@ -51,4 +60,19 @@ pub fn ensure_host_tools() -> Result<()> {
                 missing.join(" ")
             )
         })
+}
+
+/// Adds the guest target (`x86_64-unknown-none`) to the toolchain that builds in `dir` when
+/// it lacks it: rustup installs a toolchain's targets only when it installs the toolchain,
+/// so one that was there before (or installed with auto-install off) may not have it.
+pub fn ensure_target(dir: &std::path::Path, target: &str) -> Result<()> {
+    let out = Command::new("rustc").current_dir(dir).args(["--print", "sysroot"]).output();
+    let Ok(out) = out else { return Ok(()) };
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !out.status.success() || sysroot.join("lib/rustlib").join(target).is_dir() {
+        return Ok(());
+    }
+    eprintln!("installing the Rust target {target} (rustup target add)");
+    run(Command::new("rustup").current_dir(dir).args(["target", "add", target]))
+        .with_context(|| format!("the toolchain lacks {target}: rustup target add {target}"))
 }

@@ -35,6 +35,21 @@ pub fn dir() -> PathBuf {
     util::root().join("target/rig")
 }
 
+/// One run of the machine at a time per checkout: runs share `target/rig/run` and the
+/// boot files (and two TCG machines on this host's cores would crawl). A second run waits
+/// for the first; the lock goes with the returned file, when it is dropped or the process
+/// dies.
+pub fn lock() -> Result<std::fs::File> {
+    std::fs::create_dir_all(dir())?;
+    let path = dir().join("run.lock");
+    let f = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    if f.try_lock().is_err() {
+        eprintln!("rig: another run of the machine holds {}; waiting for it", path.display());
+        f.lock()?;
+    }
+    Ok(f)
+}
+
 /// Builds the machine's boot files, or reuses them when no input changed (package
 /// versions, dom0 and guest scripts, module lists).
 pub fn build() -> Result<Files> {
@@ -351,6 +366,7 @@ pub fn http_get(port: u16, path: &str, within: Duration) -> Result<(u16, String)
 
 /// Runs `plan` in a fresh boot of the machine; results land in `target/rig/run/out`.
 pub fn run_plan(plan: &plan::Plan, timeout: Duration) -> Result<(Report, PathBuf)> {
+    let _lock = lock()?;
     let files = build()?;
     let run = dir().join("run");
     let _ = std::fs::remove_dir_all(&run);
