@@ -122,14 +122,37 @@ const KV_RESTART: &str = "xl destroy $DOMID && xl create /work/cfg/kv.cfg > /dev
     i=0; while [ $i -lt 60 ]; do v=$(wget -q -O - http://10.0.0.11/kv/greeting) && break; \
     sleep 1; i=$((i+1)); done; echo \"got: $v\"";
 
-/// 200 requests one after the other; prints "ok N" with N the successes.
-const HTTP_SEQUENTIAL: &str = "n=0; i=0; while [ $i -lt 200 ]; do \
-    wget -q -O - http://10.0.0.10/ | grep -q '^requests:' && n=$((n+1)); i=$((i+1)); done; echo ok $n";
+/// A fourth record (PUT torn, in sector 4 after the superblock and three records), the
+/// guest destroyed, one byte of that record's value flipped on the disk, a new guest: the
+/// record must be found corrupt and never served, the older keys still are.
+const KV_CORRUPT: &str = "echo \"torn: $(printf 'PUT /kv/torn HTTP/1.1\\r\\nContent-Length: 5\\r\\nConnection: close\\r\\n\\r\\nvalue' \
+    | nc -w 5 10.0.0.11 80 | head -1)\" && xl destroy kv && off=$((4 * 512 + 24 + 4)) && \
+    printf X | dd of=/work/disks/kv-xvda bs=1 seek=$off conv=notrunc,fsync 2> /dev/null && \
+    echo \"flipped byte $off\" && xl create /work/cfg/kv.cfg > /dev/null && \
+    i=0; while [ $i -lt 60 ]; do c=$(curl -s -o /dev/null -w '%{http_code}' http://10.0.0.11/kv/torn) \
+    && [ \"$c\" != 000 ] && break; sleep 1; i=$((i+1)); done; \
+    echo \"after: $c greeting: $(curl -sS -m 10 http://10.0.0.11/kv/greeting)\"";
 
-/// 50 requests at once; prints "ok N" with N the successes.
+/// 200 requests one after the other on one keep-alive connection (curl reuses it only if
+/// every answer's framing is right); prints "ok N" with N the 200 answers, and how many
+/// connections curl opened.
+const HTTP_SEQUENTIAL: &str = "u=''; i=0; while [ $i -lt 200 ]; do u=\"$u -o /dev/null http://10.0.0.10/\"; i=$((i+1)); done; \
+    curl -sS -m 120 -w '%{http_code} %{num_connects}\\n' $u > /tmp/seq; \
+    echo ok $(grep -c '^200 ' /tmp/seq), connections $(awk '{n+=$2} END {print n}' /tmp/seq)";
+
+/// 50 requests at once, each its own curl; prints "ok N" with N the successes.
 const HTTP_CONCURRENT: &str = "rm -rf /tmp/c; mkdir /tmp/c; i=0; while [ $i -lt 50 ]; do \
-    (wget -q -O /tmp/c/$i http://10.0.0.10/ && grep -q '^requests:' /tmp/c/$i && touch /tmp/c/ok$i) & \
+    (curl -sS -m 60 -o /tmp/c/$i http://10.0.0.10/ && grep -q '^requests:' /tmp/c/$i && touch /tmp/c/ok$i) & \
     i=$((i+1)); done; wait; echo ok $(ls /tmp/c | grep -c '^ok')";
+
+/// Three datagrams to the UDP echo port, each answered.
+const UDP_ECHO: &str =
+    "for w in one two three; do echo \"udp $w\" | socat -t 5 - UDP:10.0.0.10:7; done";
+
+/// The net guest's second vif has no `ip1=`: it asks dom0's DHCP server; its lease is
+/// pinged and its status page fetched through it.
+const NET_DHCP: &str = "a=$(rig_wait_lease 00:16:3e:00:00:1a 90) && echo \"lease $a\" && \
+    ping -c 2 -W 5 $a && curl -sS -m 20 http://$a/";
 
 /// A request line that is not HTTP: the answer must be 400.
 const HTTP_MALFORMED: &str = "printf 'GET / HTTP/1.1 extra\r\n\r\n' | nc -w 5 10.0.0.10 80";
@@ -418,16 +441,30 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
         guest: kv
             .step(Step::WaitOutput("app-example: serving HTTP".into(), 90))
             .step(Step::Dom0("put".into(), KV_PUT.into()))
-            .step(Step::Dom0("restart".into(), KV_RESTART.into())),
+            .step(Step::Dom0("restart".into(), KV_RESTART.into()))
+            .step(Step::Dom0("corrupt".into(), KV_CORRUPT.into())),
         check: |r| {
             expect_console(r, "kv store: 0 records replayed, 0 keys, disk formatted")?;
             expect_dom0(r, "put", 0, "201 Created")?;
             expect_dom0(r, "restart", 0, "got: kept across a destroy")?;
-            expect_console(r, "kv store: 3 records replayed, 1 keys")
+            expect_console(r, "kv store: 3 records replayed, 1 keys")?;
+            expect_dom0(r, "corrupt", 0, "torn: HTTP/1.1 201 Created")?;
+            expect_dom0(r, "corrupt", 0, "flipped byte 2076")?;
+            expect_console(r, "kv store: 3 records replayed, 1 keys, CORRUPT record at sector 4")?;
+            expect_dom0(r, "corrupt", 0, "after: 404 greeting: kept across a destroy")
         },
     };
     let mut app_net = Guest::ours("net", app, "log=info ip=10.0.0.10/24 gw=10.0.0.1");
     app_net.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:10".into());
+    // No ip1=: DHCP.
+    app_net.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:1a".into());
+    // Its status page on the host's 127.0.0.1, as `cargo xtask run` forwards it.
+    let net_port = crate::rig::free_port()?;
+    app_net.forwards.push(Forward {
+        host_port: net_port,
+        guest_ip: "10.0.0.10".into(),
+        guest_port: 80,
+    });
     let net = Test {
         guest: app_net
             .step(Step::WaitOutput("app-example: serving HTTP".into(), 90))
@@ -436,24 +473,37 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
                 "ping6".into(),
                 "ping -6 -c 2 -W 5 -I xenbr0 fe80::216:3eff:fe00:10".into(),
             ))
-            .step(Step::Dom0("status".into(), "wget -q -O - http://10.0.0.10/".into()))
+            .step(Step::Dom0("status".into(), "curl -sS -m 20 -i http://10.0.0.10/".into()))
+            .step(host_http("forward", net_port, "/"))
             .step(Step::Dom0("sequential".into(), HTTP_SEQUENTIAL.into()))
             .step(Step::Dom0("concurrent".into(), HTTP_CONCURRENT.into()))
             .step(Step::Dom0("malformed".into(), HTTP_MALFORMED.into()))
             .step(Step::Dom0(
                 "after".into(),
-                "wget -q -O - http://10.0.0.10/nope; wget -q -O - http://10.0.0.10/".into(),
+                "curl -s -m 20 -o /dev/null -w 'nope: %{http_code}\\n' http://10.0.0.10/nope; \
+                 curl -sS -m 20 http://10.0.0.10/"
+                    .into(),
             ))
+            .step(Step::Dom0("udp".into(), UDP_ECHO.into()))
+            .step(Step::Dom0("dhcp".into(), NET_DHCP.into()))
             .step(Step::Dom0("vif-state".into(), backend_state("vif", "0"))),
         check: |r| {
             expect_dom0(r, "vif-state", 0, "4")?;
             expect_dom0(r, "ping", 0, "3 packets received")?;
             expect_dom0(r, "ping6", 0, "2 packets received")?;
+            expect_dom0(r, "status", 0, "HTTP/1.1 200 OK")?;
             expect_dom0(r, "status", 0, "app-example: a Rust unikernel on Xen")?;
-            expect_dom0(r, "sequential", 0, "ok 200")?;
+            expect_host(r, "forward", "app-example: a Rust unikernel on Xen")?;
+            expect_dom0(r, "sequential", 0, "ok 200, connections 1")?;
             expect_dom0(r, "concurrent", 0, "ok 50")?;
             expect_dom0(r, "malformed", 0, "HTTP/1.1 400 Bad Request")?;
-            expect_dom0(r, "after", 0, "requests:")
+            expect_dom0(r, "after", 0, "nope: 404")?;
+            expect_dom0(r, "after", 0, "requests:")?;
+            expect_dom0(r, "udp", 0, "udp one\nudp two\nudp three")?;
+            expect_dom0(r, "dhcp", 0, "lease 10.0.0.1")?;
+            expect_dom0(r, "dhcp", 0, "2 packets received")?;
+            expect_dom0(r, "dhcp", 0, "app-example: a Rust unikernel on Xen")?;
+            expect_console(r, "vif1: DHCP gave 10.0.0.1")
         },
     };
     // Guests without devices run side by side; guests with devices one at a time (with a

@@ -119,3 +119,80 @@ pub fn run(args: &[String]) -> Result<bool> {
     eprintln!("run: guest {name} ended: {:?}", result.end);
     Ok(result.end == Some(End::Poweroff))
 }
+
+/// `cargo xtask run` as a newcomer runs it: the example comes up, its status page answers
+/// on the host's 127.0.0.1 through the forwards, and Ctrl-C (SIGINT to the whole process
+/// group, as a terminal sends it) stops everything: the command exits, QEMU is gone and
+/// the port is free again. Its output goes to `target/rig/run-check.log`.
+pub fn check_run_command() -> Result<String, String> {
+    use std::os::unix::process::CommandExt;
+    use std::time::Instant;
+    let port = rig::free_port().map_err(|e| e.to_string())?;
+    let log_path = rig::dir().join("run-check.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| e.to_string())?;
+    let err = log.try_clone().map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let mut child = util::cargo()
+        .current_dir(util::root())
+        .args(["xtask", "run", "--forward", &format!("{port}:80")])
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| format!("could not start cargo xtask run: {e}"))?;
+    let pgid = child.id();
+    let tail = || {
+        let text = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().rev().take(20).collect();
+        lines.into_iter().rev().collect::<Vec<_>>().join("\n    ")
+    };
+    let signal = |sig: &str| {
+        let _ = Command::new("kill").args([sig, "--", &format!("-{pgid}")]).status();
+    };
+    // Wait for the status page, as long as the command keeps running.
+    let answer = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!(
+                "cargo xtask run ended ({status}) before answering:\n    {}",
+                tail()
+            ));
+        }
+        match rig::http_get(port, "/", Duration::from_secs(5)) {
+            Ok(a) => break Ok(a),
+            Err(_) if start.elapsed() < Duration::from_secs(600) => continue,
+            Err(e) => break Err(e),
+        }
+    };
+    let up = start.elapsed().as_secs_f64();
+    let stop = Instant::now();
+    signal("-INT");
+    let mut ended = None;
+    while stop.elapsed() < Duration::from_secs(60) {
+        if let Ok(Some(status)) = child.try_wait() {
+            ended = Some(status);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    if ended.is_none() {
+        signal("-KILL");
+        let _ = child.wait();
+    }
+    let stopped = stop.elapsed().as_secs_f64();
+    match answer {
+        Ok((200, body)) if body.contains("app-example: a Rust unikernel on Xen") => {}
+        Ok((code, body)) => return Err(format!("127.0.0.1:{port} answered {code}: {body}")),
+        Err(e) => return Err(format!("no status page on 127.0.0.1:{port}: {e}\n    {}", tail())),
+    }
+    if ended.is_none() {
+        return Err(format!("still running 60 s after Ctrl-C:\n    {}", tail()));
+    }
+    // QEMU (the forward's listener) must be gone with it.
+    if std::net::TcpListener::bind(("127.0.0.1", port)).is_err() {
+        return Err(format!(
+            "127.0.0.1:{port} still taken after Ctrl-C: QEMU outlived the command"
+        ));
+    }
+    Ok(format!("status page after {up:.0} s; everything stopped {stopped:.1} s after Ctrl-C"))
+}

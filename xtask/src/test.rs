@@ -233,6 +233,17 @@ pub fn run(parts: Parts) -> Result<bool> {
             Ok(f) => e2e = Some(f),
             Err(e) => summary.record("e2e", "machine", Instant::now(), Err(format!("{e:#}"))),
         }
+        // The README's first command, from the host's side: its own boot of the machine
+        // (skipped when E2E_ONLY names other tests).
+        let only = std::env::var("E2E_ONLY").unwrap_or_default();
+        if only.is_empty() || only.split(',').any(|t| t == "cargo-xtask-run") {
+            let t = Instant::now();
+            let result = crate::run::check_run_command();
+            if let Ok(how) = &result {
+                println!("cargo xtask run: {how}");
+            }
+            summary.record("e2e", "cargo-xtask-run", t, result.map(|_| ()));
+        }
     }
 
     if parts.qemu {

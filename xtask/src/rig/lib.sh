@@ -201,8 +201,9 @@ rig_uplink() {
 # is /run/forward-PORT.log.
 rig_forward() {
   rig_uplink || return 1
-  socat -d TCP-LISTEN:"$1",bind=10.0.2.15,fork,reuseaddr TCP:"$2":"$3",connect-timeout=10 \
-    > "/run/forward-$1.log" 2>&1 < /dev/null &
+  # In a subshell of its own, so that the plan's `wait` for a batch does not wait for it.
+  (socat -d TCP-LISTEN:"$1",bind=10.0.2.15,fork,reuseaddr TCP:"$2":"$3",connect-timeout=10 \
+    > "/run/forward-$1.log" 2>&1 < /dev/null &)
   local i=0
   while ! netstat -ltn 2> /dev/null | grep -q "10\.0\.2\.15:$1 " && [ $i -lt 50 ]; do
     sleep 0.1
@@ -216,9 +217,10 @@ rig_forward() {
 rig_host_listen() {
   mkdir -p /run/host
   stty -echo < /dev/console 2> /dev/null
-  (while read -r word guest step; do
+  # Not a child of the plan's shell (its `wait` for a batch must not wait for it).
+  ( (while read -r word guest step; do
     [ "$word" = host-done ] && touch "/run/host/$guest.$step"
-  done < /dev/console) > /dev/null 2>&1 &
+  done < /dev/console) > /dev/null 2>&1 &)
 }
 
 # rig_host NAME STEP SECONDS: asks the host to run its check STEP for guest NAME and waits
