@@ -313,13 +313,6 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
     linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:02".into());
     // A second vif configured by DHCP (dom0's rig_dhcpd).
     linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:12".into());
-    // Its HTTP port on the host, as `cargo xtask run` forwards an app's.
-    let linux_port = crate::rig::free_port()?;
-    linux.forwards.push(Forward {
-        host_port: linux_port,
-        guest_ip: "10.0.0.2".into(),
-        guest_port: 80,
-    });
     linux.disks.push(disk(&disk_linux));
     linux.disks.push(Disk {
         host_file: disk_file,
@@ -334,7 +327,6 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             .step(Step::Dom0("ping".into(), "ping -c 3 -W 5 10.0.0.2".into()))
             // dom0's curl (with every shared object it loads) against busybox httpd.
             .step(Step::Dom0("curl".into(), "curl -sS -m 20 http://10.0.0.2/".into()))
-            .step(host_http("forward", linux_port, "/"))
             .step(Step::Dom0("vif-state".into(), backend_state("vif", "0")))
             .step(Step::Dom0(
                 "dhcp".into(),
@@ -348,7 +340,6 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_console(r, "linux-guest: xvda 32768 sectors")?;
             expect_dom0(r, "ping", 0, "3 packets received")?;
             expect_dom0(r, "curl", 0, "linux-guest: hello over HTTP")?;
-            expect_host(r, "forward", "linux-guest: hello over HTTP")?;
             expect_dom0(r, "vif-state", 0, "4")?;
             expect_dom0(r, "dhcp", 0, "lease 10.0.0.1")?;
             expect_dom0(r, "dhcp", 0, "2 packets received")?;
