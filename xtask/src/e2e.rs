@@ -106,6 +106,9 @@ fn dom0_figure(r: &GuestResult, step: &str, word: &str) -> Result<f64, String> {
 /// The checksum the `blk` guest must print (computed from the disk file before the run).
 static BLK_SUM: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
 
+/// The kv guest's disk file on the host.
+static KV_DISK: std::sync::Mutex<PathBuf> = std::sync::Mutex::new(PathBuf::new());
+
 /// FNV-1a, 64-bit, as testapp computes it.
 fn fnv1a(data: &[u8]) -> u64 {
     data.iter()
@@ -126,8 +129,9 @@ const KV_RESTART: &str = "xl destroy $DOMID && xl create /work/cfg/kv.cfg > /dev
 /// guest destroyed, one byte of that record's value flipped on the disk, a new guest: the
 /// record must be found corrupt and never served, the older keys still are.
 const KV_CORRUPT: &str = "echo \"torn: $(printf 'PUT /kv/torn HTTP/1.1\\r\\nContent-Length: 5\\r\\nConnection: close\\r\\n\\r\\nvalue' \
-    | nc -w 5 10.0.0.11 80 | head -1)\" && xl destroy kv && off=$((4 * 512 + 24 + 4)) && \
-    printf X | dd of=/work/disks/kv-xvda bs=1 seek=$off conv=notrunc,fsync 2> /dev/null && \
+    | nc -w 5 10.0.0.11 80 | head -1)\" && d=/local/domain/0/backend/vbd/$(xl domid kv)/51712 && \
+    disk=$(xenstore-read $d/params) && echo \"disk $disk\" && xl destroy kv && off=$((4 * 512 + 24 + 4)) && \
+    printf X | dd of=$disk bs=1 seek=$off conv=notrunc,fsync 2> /dev/null && \
     echo \"flipped byte $off\" && xl create /work/cfg/kv.cfg > /dev/null && \
     i=0; while [ $i -lt 60 ]; do c=$(curl -s -o /dev/null -w '%{http_code}' http://10.0.0.11/kv/torn) \
     && [ \"$c\" != 000 ] && break; sleep 1; i=$((i+1)); done; \
@@ -424,10 +428,13 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
     *BLK_SUM.lock().unwrap() = expected_sum;
     // The key-value store: a PUT survives `xl destroy`, and a new guest on the disk serves it.
     let disk_kv = scratch.join("kv.img");
+    *KV_DISK.lock().unwrap() = disk_kv.clone();
     std::fs::write(&disk_kv, vec![0u8; 8 << 20])?;
     let mut kv = Guest::ours("kv", app, "ip=10.0.0.11/24");
     kv.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:11".into());
     kv.disks.push(disk(&disk_kv));
+    // The host's file itself (as `cargo xtask run` gives an app its disks).
+    kv.shared_disks = true;
     let kv = Test {
         guest: kv
             .step(Step::WaitOutput("app-example: serving HTTP".into(), 90))
@@ -442,7 +449,15 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_dom0(r, "corrupt", 0, "torn: HTTP/1.1 201 Created")?;
             expect_dom0(r, "corrupt", 0, "flipped byte 2076")?;
             expect_console(r, "kv store: 3 records replayed, 1 keys, CORRUPT record at sector 4")?;
-            expect_dom0(r, "corrupt", 0, "after: 404 greeting: kept across a destroy")
+            expect_dom0(r, "corrupt", 0, "disk /dev/rig-disk-")?;
+            expect_dom0(r, "corrupt", 0, "after: 404 greeting: kept across a destroy")?;
+            // The records are in the host's file, the torn one as dom0 left it.
+            let data =
+                std::fs::read(KV_DISK.lock().unwrap().as_path()).map_err(|e| e.to_string())?;
+            if !data.windows(21).any(|w| w == b"kept across a destroy") || data[2076] != b'X' {
+                return Err("the host's disk file lacks the records".into());
+            }
+            Ok(())
         },
     };
     let mut app_net = Guest::ours("net", app, "log=info ip=10.0.0.10/24 gw=10.0.0.1");

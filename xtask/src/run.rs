@@ -76,6 +76,8 @@ pub fn run(args: &[String]) -> Result<bool> {
     guest.config = manifest.xl_config(&image.path)?;
     guest.config.kernel = kernel;
     guest.config.disks.clear();
+    // The manifest's disk files themselves: nothing the guest wrote is lost with Ctrl-C.
+    guest.shared_disks = true;
     guest.disks = manifest
         .disks
         .iter()

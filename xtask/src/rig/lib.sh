@@ -238,3 +238,17 @@ rig_host() {
     i=$((i + 1))
   done
 }
+
+# rig_drive SERIAL: links /dev/SERIAL to the machine's drive with that serial (a host file
+# a guest gets as it is, see Guest::shared_disks).
+rig_drive() {
+  local b
+  for b in /sys/block/vd*; do
+    if [ "$(cat "$b/serial" 2> /dev/null)" = "$1" ]; then
+      ln -sf "/dev/${b##*/}" "/dev/$1"
+      return 0
+    fi
+  done
+  say "error: no drive with serial $1"
+  return 1
+}

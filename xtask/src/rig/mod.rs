@@ -127,6 +127,9 @@ pub struct Boot {
     pub forwards: Vec<u16>,
     /// Checks the host runs when dom0 asks (guest, step, check).
     pub host_steps: Vec<(String, String, plan::HostCheck)>,
+    /// Host files given to dom0 as drives (after the exchange disk) with serial
+    /// `rig-disk-N`, N the index, and whether they are writable.
+    pub drives: Vec<(PathBuf, bool)>,
 }
 
 /// What a boot of the machine reported.
@@ -213,6 +216,16 @@ pub fn boot(files: &Files, how: &Boot, log: &Path) -> Result<Report> {
     let mut cmd = qemu(files, "plan", how.timeout, &how.forwards);
     cmd.args(["-serial", "stdio", "-monitor", "none"]);
     attach(&mut cmd, exchange);
+    for (i, (file, writable)) in how.drives.iter().enumerate() {
+        // cache=writeback: the guest's flush reaches the file as an fsync.
+        let ro = if *writable { "off" } else { "on" };
+        cmd.arg("-drive")
+            .arg(format!(
+                "file={},format=raw,if=none,id=disk{i},readonly={ro},cache=writeback",
+                file.display()
+            ))
+            .args(["-device", &format!("virtio-blk-pci,drive=disk{i},serial=rig-disk-{i}")]);
+    }
     // The serial input carries the host's answers to dom0's host steps.
     let stdin = if how.host_steps.is_empty() { Stdio::null() } else { Stdio::piped() };
     cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -398,6 +411,7 @@ pub fn run_plan(plan: &plan::Plan, timeout: Duration) -> Result<(Report, PathBuf
         timeout,
         forwards: staged.forwards,
         host_steps: staged.host_steps,
+        drives: staged.drives,
     };
     let report = boot(&files, &how, &run.join("serial.log"))?;
     if report.results_written {

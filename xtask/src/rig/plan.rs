@@ -78,6 +78,11 @@ pub struct Guest {
     pub steps: Vec<Step>,
     /// Ports of this guest reachable from the host.
     pub forwards: Vec<Forward>,
+    /// Its `phy:` disks are the host files themselves, each given to the machine as a
+    /// drive of its own (what the guest writes lands in the file at once, and stays there
+    /// however the machine ends), instead of copies on the exchange disk that come back in
+    /// the results. Their backend's `params` is `/dev/rig-disk-N`.
+    pub shared_disks: bool,
     /// Console text that shows the guest booted, and how long to wait for it; a guest that
     /// stops before is created once more.
     pub boot_retry: Option<(String, u32)>,
@@ -94,6 +99,7 @@ impl Guest {
             disks: vec![],
             steps: vec![],
             forwards: vec![],
+            shared_disks: false,
             boot_retry: None,
         }
     }
@@ -105,7 +111,15 @@ impl Guest {
         config.extra = format!("console=hvc0 quiet {cmdline}");
         config.memory_mib = 128;
         let boot_retry = Some(("linux-guest: up".to_string(), 120));
-        Guest { config, image: None, disks: vec![], steps: vec![], forwards: vec![], boot_retry }
+        Guest {
+            config,
+            image: None,
+            disks: vec![],
+            steps: vec![],
+            forwards: vec![],
+            shared_disks: false,
+            boot_retry,
+        }
     }
 
     pub fn step(mut self, s: Step) -> Self {
@@ -134,6 +148,9 @@ pub struct Staged {
     pub forwards: Vec<u16>,
     /// (guest, step, check)
     pub host_steps: Vec<(String, String, HostCheck)>,
+    /// Host files given to the machine as drives `rig-disk-N` (N the index), and whether
+    /// they are writable.
+    pub drives: Vec<(PathBuf, bool)>,
 }
 
 impl Plan {
@@ -164,6 +181,7 @@ impl Plan {
             writeln!(script, "{cmd}").unwrap();
         }
         let mut loop_no = 0;
+        let mut drives = Vec::new();
         for batch in &self.batches {
             for g in batch {
                 let name = &g.config.name;
@@ -179,8 +197,15 @@ impl Plan {
                 let mut teardown = String::new();
                 for d in &g.disks {
                     let file = format!("disks/{name}-{}", d.vdev);
-                    files.push((d.host_file.clone(), file.clone()));
                     let mode = if d.writable { "w" } else { "r" };
+                    if g.shared_disks && !d.as_file {
+                        let dev = format!("rig-disk-{}", drives.len());
+                        drives.push((d.host_file.clone(), d.writable));
+                        writeln!(setup, "rig_drive {dev}").unwrap();
+                        config.disks.push(format!("phy:/dev/{dev},{},{mode}", d.vdev));
+                        continue;
+                    }
+                    files.push((d.host_file.clone(), file.clone()));
                     if d.as_file {
                         config.disks.push(format!("file:/work/{file},{},{mode}", d.vdev));
                     } else {
@@ -233,7 +258,7 @@ impl Plan {
             }
             script += "wait\n";
         }
-        Staged { script, files, texts, forwards, host_steps }
+        Staged { script, files, texts, forwards, host_steps, drives }
     }
 }
 
