@@ -113,7 +113,7 @@ pub fn run(args: &[String]) -> Result<bool> {
     let plan =
         Plan { batches: vec![vec![guest]], setup: vec!["rig_dhcpd".into()], ..Plan::default() };
     eprintln!("run: Ctrl-C stops the machine");
-    let (report, out) = rig::run_plan(&plan, Duration::from_secs(24 * 3600))?;
+    let (report, out) = rig::run_plan_in("run-app", &plan, Duration::from_secs(24 * 3600))?;
     for p in &report.problems {
         eprintln!("run: {p}");
     }

@@ -379,9 +379,15 @@ pub fn http_get(port: u16, path: &str, within: Duration) -> Result<(u16, String)
 
 /// Runs `plan` in a fresh boot of the machine; results land in `target/rig/run/out`.
 pub fn run_plan(plan: &plan::Plan, timeout: Duration) -> Result<(Report, PathBuf)> {
+    run_plan_in("run", plan, timeout)
+}
+
+/// [`run_plan`] with its files in `target/rig/<name>` (so that, say, `cargo xtask run`
+/// does not replace the last test run's results).
+pub fn run_plan_in(name: &str, plan: &plan::Plan, timeout: Duration) -> Result<(Report, PathBuf)> {
     let _lock = lock()?;
     let files = build()?;
-    let run = dir().join("run");
+    let run = dir().join(name);
     let _ = std::fs::remove_dir_all(&run);
     let work = run.join("work");
     let out = run.join("out");
