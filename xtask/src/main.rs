@@ -5,6 +5,7 @@
 //! cargo xtask test                       host tests, plain-QEMU boot tests, Xen end-to-end tests
 //! ```
 
+mod bench;
 mod build;
 mod e2e;
 mod elf;
@@ -36,6 +37,10 @@ commands:
   xl [-p APP] [--debug]     build APP and write its xl config from its manifest
                             ([package.metadata.unikernel] in its Cargo.toml)
   build [-p APP] [--debug]  build APP (default app-example) into a PVH image and print its path
+  bench net|blk [--mib N]   our guest against the Linux PVH guest in one boot of the
+                            emulated machine: TCP throughput both ways and HTTP requests/s
+                            (net, N MiB per transfer, default 16), sequential and 4 KiB random
+                            disk I/O (blk, over N MiB, default 32); ratios in target/bench/
   test [host|qemu|e2e]...   run every test (or only the parts named): host tests, plain-QEMU boot tests, and the
                             end-to-end tests under real Xen in the emulated machine
   rig build                 build (or reuse) the emulated Xen machine's boot files
@@ -69,6 +74,7 @@ fn run(args: &[String]) -> Result<bool> {
         }
         "test" => test::run(test::Parts::parse(rest)?),
         "run" => run::run(rest),
+        "bench" => bench::run(rest),
         "new" => new::run(rest),
         "xl" => {
             let opts = build::Options::parse(rest)?;

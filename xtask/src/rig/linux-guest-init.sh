@@ -4,6 +4,8 @@
 #   rig.ip1=...         the same for eth1
 #   rig.httpd=1         serves HTTP on port 80 (busybox httpd; / is a one-line page)
 #   rig.disk-marker=S   writes S at the start of xvda
+#   rig.bench=BYTES     `cargo xtask bench net` services: TCP discard on port 9, and a TCP
+#                       source on port 19 that sends BYTES zeros per connection
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -17,6 +19,7 @@ for w in $(cat /proc/cmdline); do
     rig.ip1=*) ip1=${w#rig.ip1=} ;;
     rig.disk-marker=*) marker=${w#rig.disk-marker=} ;;
     rig.httpd=1) httpd=1 ;;
+    rig.bench=*) bench=${w#rig.bench=} ;;
   esac
 done
 # What udhcpc runs when it gets a lease: the address, the route, a line on the console.
@@ -55,6 +58,12 @@ fi
 if [ -n "$httpd" ]; then
   mkdir -p /www && echo "linux-guest: hello over HTTP" > /www/index.html
   httpd -p 80 -h /www && echo "linux-guest: httpd on port 80"
+fi
+if [ -n "$bench" ]; then
+  # busybox nc serves one connection (-e: the rest of the line runs on it), hence the loops.
+  (while :; do nc -l -p 9 -e sh -c 'cat > /dev/null'; done) &
+  (while :; do nc -l -p 19 -e head -c "$bench" /dev/zero; done) &
+  echo "linux-guest: bench services on ports 9 and 19"
 fi
 echo "linux-guest: ready"
 while :; do sleep 3600; done

@@ -1,0 +1,172 @@
+//! `cargo xtask bench net|blk`: our guest against the Linux PVH yardstick, side by side in
+//! one boot of the emulated machine, measured alternately so that both see the same load.
+//! The figures are ratios of that one run (this host is shared; absolute figures under
+//! TCG say little). Results are printed and kept in `target/bench/`.
+
+use crate::build::{self, Options};
+use crate::rig::plan::{Guest, Plan, Step};
+use anyhow::{bail, Context, Result};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+use std::time::Duration;
+
+/// One measure's samples for one guest: (seconds, amount) per run.
+type Samples = BTreeMap<(String, String), Vec<(f64, f64)>>;
+
+pub fn run(args: &[String]) -> Result<bool> {
+    let (what, rest) = args.split_first().context("usage: cargo xtask bench net|blk [--mib N]")?;
+    let mut mib: Option<u64> = None;
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--mib" => {
+                let v = it.next().context("--mib needs a number")?;
+                mib = Some(v.parse().ok().filter(|&m| m > 0).context("--mib: a positive number")?);
+            }
+            other => bail!("unknown bench option {other:?} (--mib N)"),
+        }
+    }
+    crate::util::ensure_host_tools()?;
+    let testapp = build::build(&Options::new("testapp"))?;
+    let (plan, guest, step) = match what.as_str() {
+        "net" => net_plan(&testapp.path, mib.unwrap_or(16) << 20),
+        "blk" => blk_plan(&testapp.path, mib.unwrap_or(32))?,
+        other => bail!("unknown benchmark {other:?} (net, blk)"),
+    };
+    let (report, out) = crate::rig::run_plan_in("bench", &plan, Duration::from_secs(1800))?;
+    for p in &report.problems {
+        eprintln!("bench: {p}");
+    }
+    let text = std::fs::read_to_string(out.join(&guest).join(format!("dom0-{step}.out")))
+        .with_context(|| format!("the benchmark's output did not come back ({})", out.display()))?;
+    let table = table(what, &parse(&text)?)?;
+    print!("{table}");
+    let dir = crate::util::root().join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join(format!("{what}.txt")), &table)?;
+    std::fs::write(dir.join(format!("{what}-raw.txt")), &text)?;
+    println!("(kept in {}; raw samples in {what}-raw.txt)", dir.display());
+    Ok(true)
+}
+
+/// How many times each measure runs, per guest (the table shows the median).
+const RUNS: u32 = 3;
+
+/// dom0's side of `bench net`: each measure for ours (10.0.0.3), then Linux (10.0.0.2),
+/// RUNS times. Lines: `bench MEASURE GUEST SECONDS AMOUNT`; a failed sample is reported
+/// as `bench-failed ...`.
+const NET_SCRIPT: &str = r#"
+# (Not rig_wait_output: the Linux guest may be in its one boot retry.)
+i=0; while ! grep -q 'linux-guest: ready' "$(console_log bench-linux)" 2> /dev/null; do
+  [ $i -ge 300 ] && { echo "bench-failed linux: not ready"; touch /run/bench-done; exit 1; }
+  sleep 1; i=$((i + 1))
+done
+el() { awk "BEGIN {printf \"%.2f\", $2 - $1}"; }
+to_guest() {
+  t0=$(now); head -c $B /dev/zero | socat -t 120 - TCP:$1:9 > /dev/null; rc=$?; t1=$(now)
+  [ $rc = 0 ] && echo "bench to-guest $2 $(el $t0 $t1) $B" || echo "bench-failed to-guest $2 rc $rc"
+}
+from_guest() {
+  t0=$(now); n=$(socat -u TCP:$1:19 - | wc -c); t1=$(now)
+  [ "$n" = $B ] && echo "bench from-guest $2 $(el $t0 $t1) $n" || echo "bench-failed from-guest $2 got $n bytes"
+}
+http() {
+  u=''; i=0; while [ $i -lt $N ]; do u="$u -o /dev/null http://$1/"; i=$((i + 1)); done
+  t0=$(now); ok=$(curl -s -m 300 -H 'Connection: close' -w '%{http_code}\n' $u | grep -c '^200$'); t1=$(now)
+  [ "$ok" = $N ] && echo "bench http $2 $(el $t0 $t1) $ok" || echo "bench-failed http $2 $ok of $N"
+}
+r=0
+while [ $r -lt $RUNS ]; do
+  for m in to_guest from_guest http; do $m 10.0.0.3 ours; $m 10.0.0.2 linux; done
+  r=$((r + 1))
+done
+touch /run/bench-done
+"#;
+
+/// Our testapp's network services and the Linux guest's, on xenbr0.
+fn net_plan(testapp: &Path, bytes: u64) -> (Plan, String, String) {
+    let mut ours =
+        Guest::ours("bench-ours", testapp, &format!("test=net ip=10.0.0.3/24 bench.bytes={bytes}"));
+    ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
+    let script = format!("B={bytes}; N=200; RUNS={RUNS}\n{NET_SCRIPT}");
+    let ours = ours
+        .step(Step::WaitOutput("testapp: net services up".into(), 120))
+        .step(Step::Dom0("bench".into(), script));
+    let mut linux =
+        Guest::linux("bench-linux", &format!("rig.ip=10.0.0.2/24 rig.httpd=1 rig.bench={bytes}"));
+    linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:02".into());
+    let linux = linux
+        .step(Step::WaitOutput("linux-guest: ready".into(), 300))
+        .step(Step::Dom0("wait".into(), "while [ ! -e /run/bench-done ]; do sleep 1; done".into()));
+    let plan = Plan { batches: vec![vec![ours, linux]], ..Plan::default() };
+    (plan, "bench-ours".into(), "bench".into())
+}
+
+/// `bench blk`: not yet.
+fn blk_plan(_testapp: &Path, _mib: u64) -> Result<(Plan, String, String)> {
+    bail!("bench blk is not written yet")
+}
+
+fn parse(text: &str) -> Result<Samples> {
+    let mut samples = Samples::new();
+    for line in text.lines() {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        match w.as_slice() {
+            ["bench", measure, guest, secs, amount] => {
+                let (s, a) = (secs.parse()?, amount.parse()?);
+                samples.entry((measure.to_string(), guest.to_string())).or_default().push((s, a));
+            }
+            ["bench-failed", ..] => bail!("a sample failed: {line}"),
+            _ => {}
+        }
+    }
+    if samples.is_empty() {
+        bail!("no samples in the benchmark's output:\n{text}");
+    }
+    Ok(samples)
+}
+
+/// What a measure's samples mean: its unit and the rate of one (seconds, amount).
+fn unit(measure: &str) -> (&'static str, fn(f64, f64) -> f64) {
+    match measure {
+        "http" | "rand-read" | "rand-write" => ("per s", |s, a| a / s),
+        _ => ("MiB/s", |s, a| a / s / f64::from(1 << 20)),
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn table(what: &str, samples: &Samples) -> Result<String> {
+    let mut t = String::new();
+    writeln!(
+        t,
+        "bench {what}: ours against the Linux PVH guest, one boot of the emulated machine"
+    )?;
+    writeln!(
+        t,
+        "{:<12} {:>10} {:>10} {:>8}  unit (median of {RUNS} runs)",
+        "measure", "ours", "linux", "ratio"
+    )?;
+    let measures: Vec<&String> = {
+        let mut m: Vec<&String> = samples.keys().map(|(m, _)| m).collect();
+        m.dedup();
+        m
+    };
+    for m in measures {
+        let (unit, rate) = unit(m);
+        let get = |g: &str| {
+            samples
+                .get(&(m.clone(), g.to_string()))
+                .map(|v| median(v.iter().map(|&(s, a)| rate(s, a)).collect()))
+        };
+        let (Some(ours), Some(linux)) = (get("ours"), get("linux")) else {
+            bail!("{m}: samples missing for one of the guests");
+        };
+        writeln!(t, "{m:<12} {ours:>10.2} {linux:>10.2} {:>8.2}  {unit}", ours / linux)?;
+    }
+    Ok(t)
+}
