@@ -61,6 +61,7 @@ async fn main() {
         "services" => services().await,
         "net" => net().await,
         "blk" => blk().await,
+        "bench-blk" => bench_blk().await,
         "idle" => {
             kernel::println!("testapp: idle");
             selftest::idle_forever();
@@ -287,4 +288,64 @@ async fn blk() {
         );
     }
     kernel::println!("testapp: blk done");
+}
+
+/// `cargo xtask bench blk`, our side (the Linux guest runs rig/blkbench.c, the same
+/// phases): over the first `bench.mib=` MiB of xvda (default 32), sequential writes of
+/// 1 MiB then a flush, sequential reads of 1 MiB, 4 KiB reads and 4 KiB writes (then a
+/// flush) at `bench.ops=` pseudo-random offsets (default 1000), one request at a time,
+/// three times. Prints `bench PHASE ours SECONDS AMOUNT` lines.
+async fn bench_blk() {
+    extern crate alloc;
+    let arg = |key: &str, default: u64| {
+        kernel::cmdline()
+            .split_ascii_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (mib, ops) = (arg("bench.mib=", 32), arg("bench.ops=", 1000));
+    let disk = kernel::block::disk("xvda").await.expect("no xvda");
+    let bytes = mib << 20;
+    assert!(disk.capacity() >= bytes, "xvda is smaller than bench.mib");
+    let mut big = alloc::vec![0x5au8; 1 << 20];
+    let mut small = alloc::vec![0xa5u8; 4096];
+    let report = |phase: &str, t: kernel::time::Instant, amount: u64| {
+        let secs = t.elapsed().as_secs_f64();
+        kernel::println!("bench {phase} ours {secs:.3} {amount}");
+    };
+    for _ in 0..3 {
+        let t = kernel::time::Instant::now();
+        for off in (0..bytes).step_by(1 << 20) {
+            disk.write_at(off, &big).await.expect("write");
+        }
+        disk.flush().await.expect("flush");
+        report("seq-write", t, bytes);
+        let t = kernel::time::Instant::now();
+        for off in (0..bytes).step_by(1 << 20) {
+            disk.read_at(off, &mut big).await.expect("read");
+        }
+        report("seq-read", t, bytes);
+        let t = kernel::time::Instant::now();
+        for off in offsets(ops, bytes) {
+            disk.read_at(off, &mut small).await.expect("read");
+        }
+        report("rand-read", t, ops);
+        let t = kernel::time::Instant::now();
+        for off in offsets(ops, bytes) {
+            disk.write_at(off, &small).await.expect("write");
+        }
+        disk.flush().await.expect("flush");
+        report("rand-write", t, ops);
+    }
+    kernel::println!("testapp: bench done");
+}
+
+/// `n` 4 KiB-aligned offsets below `bytes`, from the LCG blkbench.c uses too.
+fn offsets(n: u64, bytes: u64) -> impl Iterator<Item = u64> {
+    let mut x: u64 = 12345;
+    (0..n).map(move |_| {
+        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((x >> 33) % (bytes / 4096)) * 4096
+    })
 }

@@ -4,7 +4,7 @@
 //! TCG say little). Results are printed and kept in `target/bench/`.
 
 use crate::build::{self, Options};
-use crate::rig::plan::{Guest, Plan, Step};
+use crate::rig::plan::{Disk, Guest, Plan, Step};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -29,7 +29,7 @@ pub fn run(args: &[String]) -> Result<bool> {
     }
     crate::util::ensure_host_tools()?;
     let testapp = build::build(&Options::new("testapp"))?;
-    let (plan, guest, step) = match what.as_str() {
+    let (plan, sources) = match what.as_str() {
         "net" => net_plan(&testapp.path, mib.unwrap_or(16) << 20),
         "blk" => blk_plan(&testapp.path, mib.unwrap_or(32))?,
         other => bail!("unknown benchmark {other:?} (net, blk)"),
@@ -38,8 +38,12 @@ pub fn run(args: &[String]) -> Result<bool> {
     for p in &report.problems {
         eprintln!("bench: {p}");
     }
-    let text = std::fs::read_to_string(out.join(&guest).join(format!("dom0-{step}.out")))
-        .with_context(|| format!("the benchmark's output did not come back ({})", out.display()))?;
+    let mut text = String::new();
+    for s in sources {
+        text += &std::fs::read_to_string(out.join(&s)).with_context(|| {
+            format!("the benchmark's {s} did not come back ({})", out.display())
+        })?;
+    }
     let table = table(what, &parse(&text)?)?;
     print!("{table}");
     let dir = crate::util::root().join("target/bench");
@@ -85,7 +89,7 @@ touch /run/bench-done
 "#;
 
 /// Our testapp's network services and the Linux guest's, on xenbr0.
-fn net_plan(testapp: &Path, bytes: u64) -> (Plan, String, String) {
+fn net_plan(testapp: &Path, bytes: u64) -> (Plan, Vec<String>) {
     let mut ours =
         Guest::ours("bench-ours", testapp, &format!("test=net ip=10.0.0.3/24 bench.bytes={bytes}"));
     ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
@@ -100,12 +104,31 @@ fn net_plan(testapp: &Path, bytes: u64) -> (Plan, String, String) {
         .step(Step::WaitOutput("linux-guest: ready".into(), 300))
         .step(Step::Dom0("wait".into(), "while [ ! -e /run/bench-done ]; do sleep 1; done".into()));
     let plan = Plan { batches: vec![vec![ours, linux]], ..Plan::default() };
-    (plan, "bench-ours".into(), "bench".into())
+    (plan, vec!["bench-ours/dom0-bench.out".into()])
 }
 
-/// `bench blk`: not yet.
-fn blk_plan(_testapp: &Path, _mib: u64) -> Result<(Plan, String, String)> {
-    bail!("bench blk is not written yet")
+/// 4 KiB random requests per phase and run.
+const BLK_OPS: u64 = 1000;
+
+/// testapp's bench-blk and the Linux guest's blkbench (the same phases, O_DIRECT), one
+/// after the other, each on a disk file of the same size (a loop device over dom0's copy).
+fn blk_plan(testapp: &Path, mib: u64) -> Result<(Plan, Vec<String>)> {
+    let dir = crate::rig::dir().join("bench-disks");
+    std::fs::create_dir_all(&dir)?;
+    let disk = |name: &str| -> Result<Disk> {
+        let path = dir.join(format!("{name}.img"));
+        std::fs::write(&path, vec![0u8; ((mib + 1) << 20) as usize])?;
+        Ok(Disk { host_file: path, vdev: "xvda".into(), writable: true, as_file: false })
+    };
+    let cmd = format!("test=bench-blk bench.mib={mib} bench.ops={BLK_OPS}");
+    let mut ours = Guest::ours("bench-ours", testapp, &cmd);
+    ours.disks.push(disk("ours")?);
+    let ours = ours.step(Step::WaitOutput("testapp: bench done".into(), 900));
+    let mut linux = Guest::linux("bench-linux", &format!("rig.blkbench={mib},{BLK_OPS}"));
+    linux.disks.push(disk("linux")?);
+    let linux = linux.step(Step::WaitOutput("linux-guest: bench done".into(), 900));
+    let plan = Plan { batches: vec![vec![ours], vec![linux]], ..Plan::default() };
+    Ok((plan, vec!["bench-ours/console".into(), "bench-linux/console".into()]))
 }
 
 fn parse(text: &str) -> Result<Samples> {

@@ -31,6 +31,7 @@ const HOST_TOOLS: &[(&str, &str)] = &[
     ("cpio", "cpio"),
     ("strip", "binutils"),
     ("cc", "gcc"),
+    ("/usr/lib/x86_64-linux-gnu/libc.a", "libc6-dev"),
     ("/usr/include/xen/arch-x86/hvm/start_info.h", "libxen-dev"),
 ];
 

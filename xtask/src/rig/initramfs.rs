@@ -44,6 +44,9 @@ pub const DOM0_LIB: &str = include_str!("lib.sh");
 pub const LOCKING: &str = include_str!("locking.sh");
 pub const GUEST_INIT: &str = include_str!("linux-guest-init.sh");
 
+/// The Linux guest's side of `cargo xtask bench blk` (C, built static with the host's cc).
+pub const GUEST_BLKBENCH: &str = include_str!("blkbench.c");
+
 /// The kernel's loadable modules by name ('-' and '_' are the same to the kernel).
 struct Modules {
     root: PathBuf,
@@ -299,5 +302,14 @@ pub fn guest_root(x: &Path, kernel_version: &str, root: &Path) -> Result<()> {
     std::fs::copy(x.join("bin/busybox"), root.join("bin/busybox"))?;
     install_modules(x, kernel_version, GUEST_MODULES, root, &root.join("etc/modules.list"))?;
     write_exec(&root.join("init"), GUEST_INIT)?;
+    let src = root.join("../blkbench.c");
+    std::fs::write(&src, GUEST_BLKBENCH)?;
+    crate::util::run(
+        std::process::Command::new("cc")
+            .args(["-static", "-O2", "-o"])
+            .arg(root.join("bin/blkbench"))
+            .arg(&src),
+    )
+    .context("building blkbench.c (needs gcc and libc6-dev)")?;
     Ok(())
 }

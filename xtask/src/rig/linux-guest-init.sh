@@ -4,6 +4,7 @@
 #   rig.ip1=...         the same for eth1
 #   rig.httpd=1         serves HTTP on port 80 (busybox httpd; / is a one-line page)
 #   rig.disk-marker=S   writes S at the start of xvda
+#   rig.blkbench=MIB,OPS `cargo xtask bench blk` on xvda (blkbench.c), then "bench done"
 #   rig.bench=BYTES     `cargo xtask bench net` services: TCP discard on port 9, and a TCP
 #                       source on port 19 that sends BYTES zeros per connection
 /bin/busybox --install -s /bin
@@ -20,6 +21,7 @@ for w in $(cat /proc/cmdline); do
     rig.disk-marker=*) marker=${w#rig.disk-marker=} ;;
     rig.httpd=1) httpd=1 ;;
     rig.bench=*) bench=${w#rig.bench=} ;;
+    rig.blkbench=*) blkbench=${w#rig.blkbench=} ;;
   esac
 done
 # What udhcpc runs when it gets a lease: the address, the route, a line on the console.
@@ -66,4 +68,8 @@ if [ -n "$bench" ]; then
   echo "linux-guest: bench services on ports 9 and 19"
 fi
 echo "linux-guest: ready"
+if [ -n "$blkbench" ]; then
+  blkbench /dev/xvda "${blkbench%,*}" "${blkbench#*,}"
+  echo "linux-guest: bench done"
+fi
 while :; do sleep 3600; done
