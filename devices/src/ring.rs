@@ -168,7 +168,7 @@ mod tests {
 
     /// The backend's view: consumes requests, answers each with its first byte + 100.
     struct Back<'a> {
-        mem: &'a TestMem,
+        mem: &'a dyn SharedMem,
         req_cons: u32,
         rsp_prod: u32,
         size: u32,
@@ -219,6 +219,44 @@ mod tests {
             }
             assert!(!f.take_response(&mut buf).unwrap());
             assert!(!f.final_check().unwrap());
+        }
+    }
+
+    #[test]
+    fn a_ring_of_four_pages_has_128_blkif_slots_straddling_the_pages() {
+        use crate::shmem::Pages;
+        let pages = Pages::new(std::vec![
+            TestMem::new(4096),
+            TestMem::new(4096),
+            TestMem::new(4096),
+            TestMem::new(4096)
+        ]);
+        let mut f = FrontRing::init(&pages, 112);
+        assert_eq!(f.size(), 128); // (16384 - 64) / 112 = 145 -> 128, as __RING_SIZE
+        let mut back = Back { mem: &pages, req_cons: 0, rsp_prod: 0, size: 128 };
+        for round in 0..3u8 {
+            for i in 0..128u8 {
+                let mut req = [0u8; 112];
+                req[0] = i.wrapping_add(round);
+                req[111] = i; // the end of a slot that starts on another page
+                f.push_request(&req).unwrap();
+            }
+            assert_eq!(f.push_request(&[0]), Err(RingError::Full));
+            f.publish();
+            // Slot 36 starts at 64 + 36 * 112 = 4096: the second page's first byte.
+            let mut first = [0u8; 1];
+            pages.pages()[1].read(0, &mut first);
+            assert_eq!(first[0], 36u8.wrapping_add(round));
+            let mut end = [0u8; 1];
+            pages.read(64 + 35 * 112 + 111, &mut end);
+            assert_eq!(end[0], 35);
+            assert_eq!(back.answer_all(112), 128);
+            let mut buf = [0u8; 112];
+            for i in 0..128u8 {
+                assert!(f.take_response(&mut buf).unwrap());
+                assert_eq!(buf[0], i.wrapping_add(round).wrapping_add(100));
+            }
+            assert!(!f.take_response(&mut buf).unwrap());
         }
     }
 

@@ -46,6 +46,73 @@ impl<T: SharedMem + ?Sized> SharedMem for &T {
     }
 }
 
+/// Equal-sized regions (pages, granted one by one) seen as one: a multi-page ring
+/// (`ring-page-order`), whose entries may straddle the pages.
+#[derive(Debug)]
+pub struct Pages<M> {
+    pages: alloc::vec::Vec<M>,
+    page: usize,
+}
+
+impl<M: SharedMem> Pages<M> {
+    /// `pages` must be non-empty and of one size, a multiple of 4.
+    pub fn new(pages: alloc::vec::Vec<M>) -> Self {
+        let page = pages.first().map_or(0, |p| p.size());
+        assert!(page > 0 && page.is_multiple_of(4), "empty pages");
+        assert!(pages.iter().all(|p| p.size() == page), "pages of different sizes");
+        Pages { pages, page }
+    }
+
+    pub fn pages(&self) -> &[M] {
+        &self.pages
+    }
+
+    pub fn into_pages(self) -> alloc::vec::Vec<M> {
+        self.pages
+    }
+
+    /// The page holding `offset`, and the offset in it.
+    fn at(&self, offset: usize) -> (&M, usize) {
+        (&self.pages[offset / self.page], offset % self.page)
+    }
+
+    /// Calls `f(page, offset in page, start, end)` for each piece of `offset..offset+len`.
+    fn pieces(&self, offset: usize, len: usize, mut f: impl FnMut(&M, usize, usize, usize)) {
+        let mut done = 0;
+        while done < len {
+            let (page, at) = self.at(offset + done);
+            let n = (self.page - at).min(len - done);
+            f(page, at, done, done + n);
+            done += n;
+        }
+    }
+}
+
+impl<M: SharedMem> SharedMem for Pages<M> {
+    fn size(&self) -> usize {
+        self.page * self.pages.len()
+    }
+    // A 4-byte aligned u32 never straddles two pages (their size is a multiple of 4).
+    fn load_u32(&self, offset: usize) -> u32 {
+        let (page, at) = self.at(offset);
+        page.load_u32(at)
+    }
+    fn store_u32(&self, offset: usize, value: u32) {
+        let (page, at) = self.at(offset);
+        page.store_u32(at, value)
+    }
+    fn cas_u32(&self, offset: usize, current: u32, new: u32) -> Result<u32, u32> {
+        let (page, at) = self.at(offset);
+        page.cas_u32(at, current, new)
+    }
+    fn read(&self, offset: usize, buf: &mut [u8]) {
+        self.pieces(offset, buf.len(), |page, at, a, b| page.read(at, &mut buf[a..b]));
+    }
+    fn write(&self, offset: usize, data: &[u8]) {
+        self.pieces(offset, data.len(), |page, at, a, b| page.write(at, &data[a..b]));
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     //! A heap-backed [`SharedMem`] for host tests; the test plays the other domain by
@@ -88,5 +155,30 @@ pub(crate) mod testing {
         fn write(&self, offset: usize, data: &[u8]) {
             self.0.lock().unwrap()[offset..offset + data.len()].copy_from_slice(data);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::TestMem;
+    use super::{Pages, SharedMem};
+
+    #[test]
+    fn pages_read_and_write_across_page_boundaries() {
+        let p = Pages::new(std::vec![TestMem::new(16), TestMem::new(16), TestMem::new(16)]);
+        assert_eq!(p.size(), 48);
+        let data: std::vec::Vec<u8> = (0..40).collect();
+        p.write(5, &data);
+        let mut back = [0u8; 40];
+        p.read(5, &mut back);
+        assert_eq!(&back[..], &data[..]);
+        // The bytes landed in the right pages.
+        let mut first = [0u8; 4];
+        p.pages()[1].read(0, &mut first);
+        assert_eq!(first, [11, 12, 13, 14]);
+        p.store_u32(16, 0xdead_beef);
+        assert_eq!(p.pages()[1].load_u32(0), 0xdead_beef);
+        assert_eq!(p.cas_u32(16, 0xdead_beef, 7), Ok(0xdead_beef));
+        assert_eq!(p.load_u32(16), 7);
     }
 }

@@ -408,6 +408,8 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
         check: |r| {
             expect_end(r, End::Poweroff)?;
             expect_console(r, "testapp: xvdb write refused: the disk is read-only")?;
+            // Linux blkback offers multi-page rings, indirect requests and persistent grants.
+            expect_console(r, "ring pages 4, indirect segments 256, persistent true")?;
             expect_console(r, "testapp: xvdb sector 1 starts 1")?;
             expect_console(r, "testapp: pattern written and flushed")?;
             expect_console(r, BLK_SUM.lock().unwrap().as_str())?;

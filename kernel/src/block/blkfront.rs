@@ -14,6 +14,7 @@ use alloc::vec::Vec;
 use core::future::poll_fn;
 use core::task::{Poll, Waker};
 use devices::blkfront::{BlkError, Blkfront, Buffer, Geometry, Info, OpId, FRONTEND_NODES};
+use devices::shmem::Pages;
 
 /// Granted pages per disk (data, and the segment lists of indirect requests): 160, 640 KiB.
 /// With Linux blkback's 32 indirect segments that is 4 requests of 128 KiB in flight with
@@ -21,7 +22,12 @@ use devices::blkfront::{BlkError, Blkfront, Buffer, Geometry, Info, OpId, FRONTE
 /// about this size); without indirect requests, 14 of 44 KiB.
 const PAGES: usize = 160;
 
-type Front = Blkfront<GrantedPage, GrantedPage>;
+type Front = Blkfront<Pages<GrantedPage>, GrantedPage>;
+
+/// The ring's size we ask for when blkback offers multi-page rings (`max-ring-page-order`):
+/// 2^2 pages, 128 slots instead of 32, so that a burst of small requests does not wait for
+/// ring room (Linux's blkfront asks for up to 2^4).
+const RING_PAGE_ORDER: u32 = 2;
 /// Completed operations not yet collected, and the tasks waiting for theirs.
 type Done = (BTreeMap<OpId, Result<Vec<u8>, BlkError>>, Vec<Waker>);
 
@@ -126,8 +132,16 @@ async fn connect(path: &str) -> Result<Device, Error> {
         GrantedPage::new(backend, ro)
             .map_err(|e| Error::BadNode(format!("granting pages to the backend failed: {e}")))
     };
-    let ring = grant(false)?;
-    let ring_ref = ring.gref();
+    // io/blkif.h: a backend that offers max-ring-page-order takes ring-page-order and
+    // ring-ref0..N-1 instead of ring-ref. A value that is not a number counts as absent.
+    let offered = fe.backend_read("max-ring-page-order").await.and_then(|v| v.trim().parse().ok());
+    let order: u32 = offered.unwrap_or(0u32).min(RING_PAGE_ORDER);
+    let mut ring_pages = Vec::new();
+    for _ in 0..1u32 << order {
+        ring_pages.push(grant(false)?);
+    }
+    let ring_refs: Vec<u32> = ring_pages.iter().map(|p| p.gref()).collect();
+    let ring = Pages::new(ring_pages);
     let mut pages = Vec::with_capacity(PAGES);
     for _ in 0..PAGES {
         let p = grant(false)?;
@@ -147,8 +161,16 @@ async fn connect(path: &str) -> Result<Device, Error> {
     let p = fe.path.clone();
     let published = xenstore::transaction(|tx| {
         let p = p.clone();
+        let ring_refs = ring_refs.clone();
         async move {
-            tx.write(&format!("{p}/ring-ref"), &ring_ref.to_string()).await?;
+            if order == 0 {
+                tx.write(&format!("{p}/ring-ref"), &ring_refs[0].to_string()).await?;
+            } else {
+                tx.write(&format!("{p}/ring-page-order"), &order.to_string()).await?;
+                for (i, r) in ring_refs.iter().enumerate() {
+                    tx.write(&format!("{p}/ring-ref{i}"), &r.to_string()).await?;
+                }
+            }
             tx.write(&format!("{p}/event-channel"), &port.to_string()).await?;
             tx.write(&format!("{p}/protocol"), "x86_64-abi").await?;
             for (key, value) in FRONTEND_NODES {
@@ -180,13 +202,14 @@ async fn connect(path: &str) -> Result<Device, Error> {
     let info = geometry.info;
     front.set_info(geometry);
     log::info!(
-        "{path}: {} sectors of {} (physical {}), {}, flush {}, discard {}, indirect segments {}, persistent {}",
+        "{path}: {} sectors of {} (physical {}), {}, flush {}, discard {}, ring pages {}, indirect segments {}, persistent {}",
         info.sectors,
         info.sector_size,
         geometry.physical_sector_size,
         if info.read_only { "read-only" } else { "read-write" },
         info.flush,
         info.discard,
+        1u32 << order,
         geometry.max_indirect_segments,
         geometry.persistent
     );
