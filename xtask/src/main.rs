@@ -39,7 +39,7 @@ commands:
   build [-p APP] [--debug]  build APP (default app-example) into a PVH image and print its path
   bench net|blk [--mib N]   our guest against the Linux PVH guest in one boot of the
                             emulated machine: TCP throughput both ways and HTTP requests/s
-                            (net, N MiB per transfer, default 16), sequential and 4 KiB random
+                            (net, N MiB per transfer, default 4), sequential and 4 KiB random
                             disk I/O (blk, over N MiB, default 32); ratios in target/bench/
   test [host|qemu|e2e]...   run every test (or only the parts named): host tests, plain-QEMU boot tests, and the
                             end-to-end tests under real Xen in the emulated machine
