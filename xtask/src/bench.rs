@@ -136,8 +136,10 @@ fn blk_plan(testapp: &Path, mib: u64) -> Result<(Plan, Vec<String>)> {
     Ok((plan, vec!["bench-ours/console".into(), "bench-linux/console".into()]))
 }
 
-fn parse(text: &str) -> Result<Samples> {
+/// The samples, and the lines of those that failed.
+fn parse(text: &str) -> Result<(Samples, Vec<String>)> {
     let mut samples = Samples::new();
+    let mut failed = Vec::new();
     for line in text.lines() {
         let w: Vec<&str> = line.split_whitespace().collect();
         match w.as_slice() {
@@ -145,14 +147,14 @@ fn parse(text: &str) -> Result<Samples> {
                 let (s, a) = (secs.parse()?, amount.parse()?);
                 samples.entry((measure.to_string(), guest.to_string())).or_default().push((s, a));
             }
-            ["bench-failed", ..] => bail!("a sample failed: {line}"),
+            ["bench-failed", ..] => failed.push(line.to_string()),
             _ => {}
         }
     }
     if samples.is_empty() {
         bail!("no samples in the benchmark's output:\n{text}");
     }
-    Ok(samples)
+    Ok((samples, failed))
 }
 
 /// What a measure's samples mean: its unit and the rate of one (seconds, amount).
@@ -168,7 +170,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn table(what: &str, samples: &Samples) -> Result<String> {
+fn table(what: &str, (samples, failed): &(Samples, Vec<String>)) -> Result<String> {
     let mut t = String::new();
     writeln!(
         t,
@@ -176,7 +178,7 @@ fn table(what: &str, samples: &Samples) -> Result<String> {
     )?;
     writeln!(
         t,
-        "{:<12} {:>10} {:>10} {:>8}  unit (median of {RUNS} runs)",
+        "{:<12} {:>10} {:>10} {:>8}  unit (median of the samples, {RUNS} runs asked)",
         "measure", "ours", "linux", "ratio"
     )?;
     let measures: Vec<&String> = {
@@ -191,10 +193,20 @@ fn table(what: &str, samples: &Samples) -> Result<String> {
                 .get(&(m.clone(), g.to_string()))
                 .map(|v| median(v.iter().map(|&(s, a)| rate(s, a)).collect()))
         };
-        let (Some(ours), Some(linux)) = (get("ours"), get("linux")) else {
-            bail!("{m}: samples missing for one of the guests");
-        };
-        writeln!(t, "{m:<12} {ours:>10.2} {linux:>10.2} {:>8.2}  {unit}", ours / linux)?;
+        let n = |g: &str| samples.get(&(m.clone(), g.to_string())).map_or(0, Vec::len);
+        let runs = format!("{unit} ({}+{} samples)", n("ours"), n("linux"));
+        match (get("ours"), get("linux")) {
+            (Some(o), Some(l)) => {
+                writeln!(t, "{m:<12} {o:>10.2} {l:>10.2} {:>8.2}  {runs}", o / l)?
+            }
+            (o, l) => {
+                let v = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.2}"));
+                writeln!(t, "{m:<12} {:>10} {:>10} {:>8}  {runs}", v(o), v(l), "-")?
+            }
+        }
+    }
+    for f in failed {
+        writeln!(t, "failed sample: {}", f.trim_start_matches("bench-failed "))?;
     }
     Ok(t)
 }
