@@ -294,7 +294,7 @@ async fn blk() {
 /// phases): over the first `bench.mib=` MiB of xvda (default 32), sequential writes of
 /// 1 MiB then a flush, sequential reads of 1 MiB, 4 KiB reads and 4 KiB writes (then a
 /// flush) at `bench.ops=` pseudo-random offsets (default 1000), one request at a time,
-/// three times. Prints `bench PHASE ours SECONDS AMOUNT` lines.
+/// `bench.runs=` times (default 3). Prints `bench PHASE ours SECONDS AMOUNT` lines.
 async fn bench_blk() {
     extern crate alloc;
     let arg = |key: &str, default: u64| {
@@ -304,7 +304,7 @@ async fn bench_blk() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(default)
     };
-    let (mib, ops) = (arg("bench.mib=", 32), arg("bench.ops=", 1000));
+    let (mib, ops, runs) = (arg("bench.mib=", 32), arg("bench.ops=", 1000), arg("bench.runs=", 3));
     let disk = kernel::block::disk("xvda").await.expect("no xvda");
     let bytes = mib << 20;
     assert!(disk.capacity() >= bytes, "xvda is smaller than bench.mib");
@@ -314,7 +314,7 @@ async fn bench_blk() {
         let secs = t.elapsed().as_secs_f64();
         kernel::println!("bench {phase} ours {secs:.3} {amount}");
     };
-    for _ in 0..3 {
+    for _ in 0..runs {
         let t = kernel::time::Instant::now();
         for off in (0..bytes).step_by(1 << 20) {
             disk.write_at(off, &big).await.expect("write");

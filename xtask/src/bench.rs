@@ -15,16 +15,19 @@ use std::time::Duration;
 type Samples = BTreeMap<(String, String), Vec<(f64, f64)>>;
 
 pub fn run(args: &[String]) -> Result<bool> {
-    let (what, rest) = args.split_first().context("usage: cargo xtask bench net|blk [--mib N]")?;
-    let mut mib: Option<u64> = None;
+    let usage = "usage: cargo xtask bench net|blk [--mib N] [--runs N]";
+    let (what, rest) = args.split_first().context(usage)?;
+    let (mut mib, mut runs) = (None, RUNS);
     let mut it = rest.iter();
     while let Some(a) = it.next() {
+        let mut number = |name: &str| -> Result<u64> {
+            let v = it.next().with_context(|| format!("{name} needs a number"))?;
+            v.parse().ok().filter(|&n| n > 0).with_context(|| format!("{name}: a positive number"))
+        };
         match a.as_str() {
-            "--mib" => {
-                let v = it.next().context("--mib needs a number")?;
-                mib = Some(v.parse().ok().filter(|&m| m > 0).context("--mib: a positive number")?);
-            }
-            other => bail!("unknown bench option {other:?} (--mib N)"),
+            "--mib" => mib = Some(number("--mib")?),
+            "--runs" => runs = number("--runs")?,
+            other => bail!("unknown bench option {other:?} ({usage})"),
         }
     }
     crate::util::ensure_host_tools()?;
@@ -32,8 +35,8 @@ pub fn run(args: &[String]) -> Result<bool> {
     let (plan, sources) = match what.as_str() {
         // 4 MiB: the Linux guest was seen to triple-fault (in Xen's log) while sending 16 MiB
         // under the emulation; it never did at 4 MiB.
-        "net" => net_plan(&testapp.path, mib.unwrap_or(4) << 20),
-        "blk" => blk_plan(&testapp.path, mib.unwrap_or(32))?,
+        "net" => net_plan(&testapp.path, mib.unwrap_or(4) << 20, runs),
+        "blk" => blk_plan(&testapp.path, mib.unwrap_or(32), runs)?,
         other => bail!("unknown benchmark {other:?} (net, blk)"),
     };
     let (report, out) = crate::rig::run_plan_in("bench", &plan, Duration::from_secs(1800))?;
@@ -46,7 +49,7 @@ pub fn run(args: &[String]) -> Result<bool> {
             format!("the benchmark's {s} did not come back ({})", out.display())
         })?;
     }
-    let table = table(what, &parse(&text)?)?;
+    let table = table(what, runs, &parse(&text)?)?;
     print!("{table}");
     let dir = crate::util::root().join("target/bench");
     std::fs::create_dir_all(&dir)?;
@@ -56,11 +59,12 @@ pub fn run(args: &[String]) -> Result<bool> {
     Ok(true)
 }
 
-/// How many times each measure runs, per guest (the table shows the median).
-const RUNS: u32 = 3;
+/// How many times each measure runs by default, per guest (the table shows the median):
+/// samples under the emulation on a shared host vary by a third from one to the next.
+const RUNS: u64 = 5;
 
 /// dom0's side of `bench net`: each measure for ours (10.0.0.3), then Linux (10.0.0.2),
-/// RUNS times. Lines: `bench MEASURE GUEST SECONDS AMOUNT`; a failed sample is reported
+/// $RUNS times. Lines: `bench MEASURE GUEST SECONDS AMOUNT`; a failed sample is reported
 /// as `bench-failed ...`.
 const NET_SCRIPT: &str = r#"
 # (Not rig_wait_output: the Linux guest may be in its one boot retry.)
@@ -93,11 +97,11 @@ touch /run/bench-done
 "#;
 
 /// Our testapp's network services and the Linux guest's, on xenbr0.
-fn net_plan(testapp: &Path, bytes: u64) -> (Plan, Vec<String>) {
+fn net_plan(testapp: &Path, bytes: u64, runs: u64) -> (Plan, Vec<String>) {
     let mut ours =
         Guest::ours("bench-ours", testapp, &format!("test=net ip=10.0.0.3/24 bench.bytes={bytes}"));
     ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
-    let script = format!("B={bytes}; N=200; RUNS={RUNS}\n{NET_SCRIPT}");
+    let script = format!("B={bytes}; N=200; RUNS={runs}\n{NET_SCRIPT}");
     let ours = ours
         .step(Step::WaitOutput("testapp: net services up".into(), 120))
         .step(Step::Follow)
@@ -117,7 +121,7 @@ const BLK_OPS: u64 = 1000;
 
 /// testapp's bench-blk and the Linux guest's blkbench (the same phases, O_DIRECT), one
 /// after the other, each on a disk file of the same size (a loop device over dom0's copy).
-fn blk_plan(testapp: &Path, mib: u64) -> Result<(Plan, Vec<String>)> {
+fn blk_plan(testapp: &Path, mib: u64, runs: u64) -> Result<(Plan, Vec<String>)> {
     let dir = crate::rig::dir().join("bench-disks");
     std::fs::create_dir_all(&dir)?;
     let disk = |name: &str| -> Result<Disk> {
@@ -125,11 +129,11 @@ fn blk_plan(testapp: &Path, mib: u64) -> Result<(Plan, Vec<String>)> {
         std::fs::write(&path, vec![0u8; ((mib + 1) << 20) as usize])?;
         Ok(Disk { host_file: path, vdev: "xvda".into(), writable: true, as_file: false })
     };
-    let cmd = format!("test=bench-blk bench.mib={mib} bench.ops={BLK_OPS}");
+    let cmd = format!("test=bench-blk bench.mib={mib} bench.ops={BLK_OPS} bench.runs={runs}");
     let mut ours = Guest::ours("bench-ours", testapp, &cmd);
     ours.disks.push(disk("ours")?);
     let ours = ours.step(Step::WaitOutput("testapp: bench done".into(), 900));
-    let mut linux = Guest::linux("bench-linux", &format!("rig.blkbench={mib},{BLK_OPS}"));
+    let mut linux = Guest::linux("bench-linux", &format!("rig.blkbench={mib},{BLK_OPS},{runs}"));
     linux.disks.push(disk("linux")?);
     let linux = linux.step(Step::WaitOutput("linux-guest: bench done".into(), 900));
     let plan = Plan { batches: vec![vec![ours], vec![linux]], ..Plan::default() };
@@ -170,7 +174,7 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn table(what: &str, (samples, failed): &(Samples, Vec<String>)) -> Result<String> {
+fn table(what: &str, runs: u64, (samples, failed): &(Samples, Vec<String>)) -> Result<String> {
     let mut t = String::new();
     writeln!(
         t,
@@ -178,7 +182,7 @@ fn table(what: &str, (samples, failed): &(Samples, Vec<String>)) -> Result<Strin
     )?;
     writeln!(
         t,
-        "{:<12} {:>10} {:>10} {:>8}  unit (median of the samples, {RUNS} runs asked)",
+        "{:<12} {:>10} {:>10} {:>8}  unit (median of the samples, {runs} runs asked)",
         "measure", "ours", "linux", "ratio"
     )?;
     let measures: Vec<&String> = {

@@ -1,7 +1,7 @@
 /* `cargo xtask bench blk`, the Linux yardstick's side: the phases testapp's bench-blk runs,
  * on a block device opened with O_DIRECT (no page cache), one request at a time.
- * usage: blkbench DEVICE MIB OPS
- * Prints "bench PHASE linux SECONDS AMOUNT" lines, three times each phase. */
+ * usage: blkbench DEVICE MIB OPS [RUNS]
+ * Prints "bench PHASE linux SECONDS AMOUNT" lines, RUNS (default 3) times each phase. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdint.h>
@@ -31,10 +31,11 @@ static void must(int ok, const char *what) {
 }
 
 int main(int argc, char **argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: blkbench DEVICE MIB OPS\n");
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: blkbench DEVICE MIB OPS [RUNS]\n");
         return 2;
     }
+    int runs = argc == 5 ? atoi(argv[4]) : 3;
     uint64_t bytes = strtoull(argv[2], 0, 10) << 20, ops = strtoull(argv[3], 0, 10);
     int fd = open(argv[1], O_RDWR | O_DIRECT);
     must(fd >= 0, "open");
@@ -43,7 +44,7 @@ int main(int argc, char **argv) {
     must(posix_memalign((void **)&small, 4096, 4096) == 0, "posix_memalign");
     memset(big, 0x5a, 1 << 20);
     memset(small, 0xa5, 4096);
-    for (int run = 0; run < 3; run++) {
+    for (int run = 0; run < runs; run++) {
         double t = now();
         for (uint64_t off = 0; off < bytes; off += 1 << 20)
             must(pwrite(fd, big, 1 << 20, off) == 1 << 20, "pwrite");

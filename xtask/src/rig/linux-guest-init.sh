@@ -4,7 +4,7 @@
 #   rig.ip1=...         the same for eth1
 #   rig.httpd=1         serves HTTP on port 80 (busybox httpd; / is a one-line page)
 #   rig.disk-marker=S   writes S at the start of xvda
-#   rig.blkbench=MIB,OPS `cargo xtask bench blk` on xvda (blkbench.c), then "bench done"
+#   rig.blkbench=MIB,OPS,RUNS `cargo xtask bench blk` on xvda (blkbench.c), then "bench done"
 #   rig.bench=BYTES     `cargo xtask bench net` services: TCP discard on port 9, and a TCP
 #                       source on port 19 that sends BYTES zeros per connection
 /bin/busybox --install -s /bin
@@ -69,7 +69,8 @@ if [ -n "$bench" ]; then
 fi
 echo "linux-guest: ready"
 if [ -n "$blkbench" ]; then
-  blkbench /dev/xvda "${blkbench%,*}" "${blkbench#*,}"
+  # shellcheck disable=SC2046 # MIB OPS RUNS, split at the commas
+  blkbench /dev/xvda $(echo "$blkbench" | tr , ' ')
   echo "linux-guest: bench done"
 fi
 while :; do sleep 3600; done
