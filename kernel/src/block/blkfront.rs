@@ -17,7 +17,7 @@ use devices::blkfront::{BlkError, Blkfront, Buffer, Geometry, Info, OpId, FRONTE
 use devices::shmem::Pages;
 
 /// Granted pages per disk (data, and the segment lists of indirect requests): 160, 640 KiB.
-/// With Linux blkback's 32 indirect segments that is 4 requests of 128 KiB in flight with
+/// With indirect requests of 32 segments that is 4 requests of 128 KiB in flight with
 /// room to fill the next (`bench blk`: sequential throughput rose with the pool up to
 /// about this size); without indirect requests, 14 of 44 KiB.
 const PAGES: usize = 160;
