@@ -9,6 +9,7 @@ mod bench;
 mod build;
 mod e2e;
 mod elf;
+mod interrupt;
 mod manifest;
 mod new;
 mod qemu;
@@ -50,6 +51,7 @@ commands:
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    interrupt::install();
     match run(&args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,

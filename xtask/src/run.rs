@@ -64,6 +64,7 @@ pub fn run(args: &[String]) -> Result<bool> {
     image.describe()?;
     if xen_host() {
         eprintln!("run: xl create -c {}", file.display());
+        eprintln!("run: Ctrl-] leaves the console; `xl destroy {}` stops the guest", manifest.name);
         util::run(Command::new("xl").arg("create").arg("-c").arg(&file))?;
         return Ok(true);
     }

@@ -231,8 +231,10 @@ pub fn boot(files: &Files, how: &Boot, log: &Path) -> Result<Report> {
     let stdin = if how.host_steps.is_empty() { Stdio::null() } else { Stdio::piped() };
     cmd.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped());
     let start = Instant::now();
+    let _running = crate::interrupt::MachineRunning::start();
     let mut child =
         cmd.spawn().context("could not start qemu-system-x86_64 (package qemu-system-x86)")?;
+    let mut interrupted_at: Option<Instant> = None;
     let stdout = child.stdout.take().unwrap();
     let serial_in = std::sync::Arc::new(std::sync::Mutex::new(child.stdin.take()));
     let host_results = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -279,6 +281,13 @@ pub fn boot(files: &Files, how: &Boot, log: &Path) -> Result<Report> {
         if child.try_wait()?.is_some() {
             break;
         }
+        // Ctrl-C: QEMU got it too and is ending; one that has not within 10 s is killed.
+        if crate::interrupt::interrupted()
+            && interrupted_at.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(10)
+        {
+            child.kill()?;
+            break;
+        }
         // dom0's poweroff may leave Xen halted rather than QEMU ended.
         if finished_at.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
             child.kill()?;
@@ -293,6 +302,10 @@ pub fn boot(files: &Files, how: &Boot, log: &Path) -> Result<Report> {
         }
     }
     child.wait()?;
+    if crate::interrupt::interrupted() {
+        eprintln!("rig: stopped by Ctrl-C after {:.1} s", start.elapsed().as_secs_f64());
+        std::process::exit(crate::interrupt::EXIT_STATUS);
+    }
     report.seconds = start.elapsed().as_secs_f64();
     for t in host_threads.into_iter().flatten() {
         if t.is_finished() {
