@@ -40,6 +40,10 @@ pub struct Device {
 }
 
 impl Device {
+    pub fn stats(&self) -> devices::blkfront::Stats {
+        self.front.lock().stats
+    }
+
     /// Starts an operation and waits for its result.
     pub async fn run(
         &self,

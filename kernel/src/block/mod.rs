@@ -14,7 +14,7 @@ use alloc::vec::Vec;
 use core::future::poll_fn;
 use core::sync::atomic::{AtomicBool, Ordering};
 use core::task::{Poll, Waker};
-pub use devices::blkfront::BlkError as Error;
+pub use devices::blkfront::{BlkError as Error, Stats};
 
 pub(crate) use blkfront::start;
 
@@ -39,6 +39,11 @@ impl Disk {
 
     pub fn read_only(&self) -> bool {
         self.0.info.read_only
+    }
+
+    /// Requests, bytes and errors since the disk was connected.
+    pub fn stats(&self) -> Stats {
+        self.0.stats()
     }
 
     /// Reads `buf.len()` bytes at `offset`.

@@ -1,10 +1,80 @@
-//! The global allocator: talc over every usable RAM range.
+//! The global allocator: talc over every usable RAM range, with counters (size, bytes in
+//! use, peak, failed allocations) that `mm::stats` reports and that the network stack
+//! reads to refuse new work before memory runs out.
 
+use core::alloc::{GlobalAlloc, Layout};
 use core::ops::Range;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use talc::{ErrOnOom, Span, Talc, Talck};
 
+struct Counted {
+    talc: Talck<spin::Mutex<()>, ErrOnOom>,
+    size: AtomicUsize,
+    used: AtomicUsize,
+    peak: AtomicUsize,
+    failed: AtomicU64,
+}
+
 #[global_allocator]
-static HEAP: Talck<spin::Mutex<()>, ErrOnOom> = Talc::new(ErrOnOom).lock();
+static HEAP: Counted = Counted {
+    talc: Talc::new(ErrOnOom).lock(),
+    size: AtomicUsize::new(0),
+    used: AtomicUsize::new(0),
+    peak: AtomicUsize::new(0),
+    failed: AtomicU64::new(0),
+};
+
+impl Counted {
+    fn grew(&self, bytes: usize) {
+        let used = self.used.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        self.peak.fetch_max(used, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded to talc's GlobalAlloc with the caller's arguments
+// unchanged; the counters only observe the results.
+unsafe impl GlobalAlloc for Counted {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded; the caller upholds GlobalAlloc::alloc's contract.
+        let p = unsafe { self.talc.alloc(layout) };
+        if p.is_null() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as for alloc.
+        let p = unsafe { self.talc.alloc_zeroed(layout) };
+        if p.is_null() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded; `ptr` came from this allocator with `layout`.
+        unsafe { self.talc.dealloc(ptr, layout) };
+        self.used.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded; the caller upholds GlobalAlloc::realloc's contract.
+        let p = unsafe { self.talc.realloc(ptr, layout, new_size) };
+        if p.is_null() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        } else if new_size >= layout.size() {
+            self.grew(new_size - layout.size());
+        } else {
+            self.used.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+        }
+        p
+    }
+}
 
 /// Hands `range` to the allocator; returns the bytes it can use.
 ///
@@ -13,8 +83,22 @@ static HEAP: Talck<spin::Mutex<()>, ErrOnOom> = Talc::new(ErrOnOom).lock();
 pub unsafe fn claim(range: Range<u64>) -> u64 {
     let span = Span::new(range.start as *mut u8, range.end as *mut u8);
     // SAFETY: the caller hands over exclusive use of mapped memory for the rest of the run.
-    match unsafe { HEAP.lock().claim(span) } {
-        Ok(s) => s.size() as u64,
+    match unsafe { HEAP.talc.lock().claim(span) } {
+        Ok(s) => {
+            HEAP.size.fetch_add(s.size(), Ordering::Relaxed);
+            s.size() as u64
+        }
         Err(()) => 0,
     }
+}
+
+/// (size, used, peak, failed) of the heap.
+pub fn counters() -> (usize, usize, usize, u64) {
+    let h = &HEAP;
+    (
+        h.size.load(Ordering::Relaxed),
+        h.used.load(Ordering::Relaxed),
+        h.peak.load(Ordering::Relaxed),
+        h.failed.load(Ordering::Relaxed),
+    )
 }

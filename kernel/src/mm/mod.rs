@@ -2,6 +2,27 @@
 
 pub mod regions;
 
+/// The heap's counters, from [`stats`]. `used` and `peak` count the bytes asked for
+/// (the allocator's own overhead and fragmentation come on top).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Bytes of RAM the heap manages.
+    pub size: usize,
+    /// Bytes allocated now.
+    pub used: usize,
+    /// The most bytes allocated at once since boot.
+    pub peak: usize,
+    /// Allocations refused for want of memory since boot.
+    pub failed: u64,
+}
+
+impl Stats {
+    /// Bytes not allocated.
+    pub fn free(&self) -> usize {
+        self.size.saturating_sub(self.used)
+    }
+}
+
 #[cfg(target_os = "none")]
 mod heap;
 
@@ -32,6 +53,12 @@ mod platform {
         paging::init(ram.map(|e| e.addr..e.addr.saturating_add(e.size)));
         heap += claim(usable.iter().map(|r| r.start.max(BOOT_MAPPED)..r.end));
         heap
+    }
+
+    /// What the heap looks like now.
+    pub fn stats() -> super::Stats {
+        let (size, used, peak, failed) = heap::counters();
+        super::Stats { size, used, peak, failed }
     }
 
     fn claim(ranges: impl Iterator<Item = Range<u64>>) -> u64 {

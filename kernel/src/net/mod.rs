@@ -104,6 +104,42 @@ pub fn interfaces_now() -> Vec<InterfaceInfo> {
         .collect()
 }
 
+/// Socket counts over every interface, and what the stack refused for want of memory or
+/// of a free listening socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// TCP sockets waiting for a connection (a listener's backlog).
+    pub tcp_listening: usize,
+    /// TCP connections in the handshake, established, or being closed by their owner.
+    pub tcp_connections: usize,
+    /// Of those, connections their owner dropped, still closing gracefully.
+    pub tcp_closing: usize,
+    pub udp_sockets: usize,
+    /// Connection attempts (SYNs) dropped because no listening socket was free or memory
+    /// was short; the peer retries them.
+    pub syns_dropped: u64,
+    /// Frames received and dropped for want of memory.
+    pub rx_dropped: u64,
+}
+
+/// What the stack holds now.
+pub fn stats() -> Stats {
+    use smoltcp::socket::{tcp::State, Socket};
+    let mut st = stack::dropped();
+    for i in stack::NET.lock().iter() {
+        st.tcp_closing += i.orphans.len();
+        for (_, s) in i.sockets.iter() {
+            match s {
+                Socket::Tcp(t) if t.state() == State::Listen => st.tcp_listening += 1,
+                Socket::Tcp(t) if t.state() != State::Closed => st.tcp_connections += 1,
+                Socket::Udp(_) => st.udp_sockets += 1,
+                _ => {}
+            }
+        }
+    }
+    st
+}
+
 /// Waits until interface `index` has an IPv4 address (static, or once DHCP gave one).
 pub async fn wait_ipv4(index: usize) -> Result<Ipv4Address, Error> {
     loop {

@@ -11,7 +11,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::future::{poll_fn, Future};
 use core::pin::pin;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::task::{Poll, Waker};
 use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::socket::{dhcpv4, tcp};
@@ -34,6 +34,18 @@ pub(super) struct Iface {
 pub(super) static NET: spin::Mutex<Vec<Iface>> = spin::Mutex::new(Vec::new());
 static READY: AtomicBool = AtomicBool::new(false);
 static READY_WAITERS: spin::Mutex<Vec<Waker>> = spin::Mutex::new(Vec::new());
+
+static SYNS_DROPPED: AtomicU64 = AtomicU64::new(0);
+static RX_DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// The drop counters of [`super::Stats`].
+pub(super) fn dropped() -> super::Stats {
+    super::Stats {
+        syns_dropped: SYNS_DROPPED.load(Ordering::Relaxed),
+        rx_dropped: RX_DROPPED.load(Ordering::Relaxed),
+        ..Default::default()
+    }
+}
 
 pub(super) fn now() -> smoltcp::time::Instant {
     smoltcp::time::Instant::from_micros((Instant::now().as_nanos() / 1000) as i64)
