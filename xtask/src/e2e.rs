@@ -121,7 +121,7 @@ const KV_PUT: &str = "req() { printf \"$1 /kv/$2 HTTP/1.1\\r\\nContent-Length: $
     req DELETE other";
 
 /// Destroys the guest after its PUTs returned and starts a new one on the same disk.
-const KV_RESTART: &str = "xl destroy $DOMID && xl create /work/cfg/kv.cfg > /dev/null && \
+const KV_RESTART: &str = "xl destroy $DOMID && rig_xl_create /work/cfg/kv.cfg > /dev/null && \
     i=0; while [ $i -lt 60 ]; do v=$(wget -q -O - http://10.0.0.11/kv/greeting) && break; \
     sleep 1; i=$((i+1)); done; echo \"got: $v\"";
 
@@ -132,7 +132,7 @@ const KV_CORRUPT: &str = "echo \"torn: $(printf 'PUT /kv/torn HTTP/1.1\\r\\nCont
     | nc -w 5 10.0.0.11 80 | head -1)\" && d=/local/domain/0/backend/vbd/$(xl domid kv)/51712 && \
     disk=$(xenstore-read $d/params) && echo \"disk $disk\" && xl destroy kv && off=$((4 * 512 + 24 + 4)) && \
     printf X | dd of=$disk bs=1 seek=$off conv=notrunc,fsync 2> /dev/null && \
-    echo \"flipped byte $off\" && xl create /work/cfg/kv.cfg > /dev/null && \
+    echo \"flipped byte $off\" && rig_xl_create /work/cfg/kv.cfg > /dev/null && \
     i=0; while [ $i -lt 60 ]; do c=$(curl -s -o /dev/null -w '%{http_code}' http://10.0.0.11/kv/torn) \
     && [ \"$c\" != 000 ] && break; sleep 1; i=$((i+1)); done; \
     echo \"after: $c greeting: $(curl -sS -m 10 http://10.0.0.11/kv/greeting)\"";
@@ -160,6 +160,46 @@ const NET_DHCP: &str = "a=$(rig_wait_lease 00:16:3e:00:00:1a 90) && echo \"lease
 
 /// A request line that is not HTTP: the answer must be 400.
 const HTTP_MALFORMED: &str = "printf 'GET / HTTP/1.1 extra\r\n\r\n' | nc -w 5 10.0.0.10 80";
+
+/// app-example as a guest of `memory` MiB with one vif at `ip`.
+fn load_guest(name: &str, app: &Path, memory: u32, ip: &str, mac: &str) -> Guest {
+    let mut g = Guest::ours(name, app, &format!("log=info ip={ip}/24 gw=10.0.0.1"));
+    g.config.memory_mib = memory;
+    g.config.vifs.push(format!("bridge=xenbr0,mac={mac}"));
+    g
+}
+
+/// ApacheBench from dom0 with `args` against `http://ip{path}`; ab's summary and how it
+/// ended. ab's own timeout (-s) is 30 s a request.
+fn ab(args: &str, ip: &str, path: &str) -> String {
+    format!(
+        "ab -q -s 30 {args} http://{ip}{path} > /tmp/ab.out 2>&1; rc=$?; \
+         grep -E '^(Complete|Failed|Non-2xx|Requests per|Time taken)|Connect:|apr_' /tmp/ab.out; \
+         tail -3 /tmp/ab.out | grep -v '^$'; echo \"ab exit $rc\"; exit $rc"
+    )
+}
+
+/// ab completed `n` requests with none failed and every answer a 2xx.
+fn expect_ab(r: &GuestResult, step: &str, n: u32) -> Result<(), String> {
+    expect_dom0(r, step, 0, &format!("Complete requests:      {n}"))?;
+    expect_dom0(r, step, 0, "Failed requests:        0")?;
+    match r.dom0.get(step) {
+        Some((_, out)) if out.contains("Non-2xx") => {
+            Err(format!("dom0 step {step}: answers other than 2xx:\n    {}", out.trim()))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The guest is still the domain it was created as (no reboot, no crash since).
+const SAME_DOMAIN: &str = "now=$(xl domid $(xl domname $DOMID 2>/dev/null) 2>/dev/null); \
+    st=$(rig_state $(xl domname $DOMID)); echo \"domid $DOMID now ${now:-gone}, state $st\"; \
+    [ \"$now\" = \"$DOMID\" ] && case $st in *c*|*s*) false ;; *) echo same domain ;; esac";
+
+/// A crashed guest's memory, for a post-mortem (`xl dump-core`).
+const DUMP_IF_CRASHED: &str = "case $(rig_state $(xl domname $DOMID)) in *c*) \
+    xl dump-core $DOMID /out/$(xl domname $DOMID)/core && echo dumped ;; *) echo running ;; esac; \
+    xl dmesg | tail -60";
 
 /// What the Linux guest writes at the start of its disk, to be found in the file that comes
 /// back to the host.
@@ -514,6 +554,21 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
             expect_console(r, "vif1: DHCP gave 10.0.0.1")
         },
     };
+    let load = Test {
+        guest: load_guest("load", app, 32, "10.0.0.20", "00:16:3e:00:00:20")
+            .step(Step::WaitOutput("app-example: serving HTTP".into(), 90))
+            .step(Step::Dom0("ab1".into(), ab("-n 4000 -c 25", "10.0.0.20", "/")))
+            .step(Step::Dom0("ab2".into(), ab("-n 4000 -c 25", "10.0.0.20", "/")))
+            .step(Step::Dom0("ab3".into(), ab("-n 4000 -c 25", "10.0.0.20", "/")))
+            .step(Step::Dom0("after".into(), SAME_DOMAIN.into()))
+            .step(Step::Dom0("core".into(), DUMP_IF_CRASHED.into())),
+        check: |r| {
+            for step in ["ab1", "ab2", "ab3"] {
+                expect_ab(r, step, 4000)?;
+            }
+            expect_dom0(r, "after", 0, "same domain")
+        },
+    };
     // Guests without devices run side by side; guests with devices one at a time (with a
     // 2-vCPU dom0, concurrent `xl create`s with hotplug saw dom0 programs crash; dom0 now
     // has one vCPU, which stopped that, but the device guests stay apart to be safe).
@@ -526,6 +581,7 @@ fn tests(images: &[Image], scratch: &Path) -> Result<Vec<Vec<Test>>> {
         vec![net],
         vec![blk],
         vec![kv],
+        vec![load],
     ])
 }
 
@@ -588,7 +644,9 @@ pub fn run(
             Ok(r) => {
                 figures.guests.push((name.clone(), r.create_time, r.first_output));
                 let mut result = (t.check)(&r);
-                if result.is_ok() && !r.missing_output.is_empty() {
+                if !r.triple_faults.is_empty() {
+                    result = Err(format!("triple fault: {}", r.triple_faults.join("; ")));
+                } else if result.is_ok() && !r.missing_output.is_empty() {
                     result = Err(format!("console never showed {:?}", r.missing_output));
                 }
                 (r.total_time.unwrap_or(0.0), result)

@@ -62,6 +62,8 @@ if tar -xf /dev/vda -C /work; then
   ( cd /work && if $trace; then set -x; fi && . ./plan.sh ) 2>&1 \
     | while IFS= read -r line; do echo "plan: $line"; done
   say "plan-end $(cut -d' ' -f1 /proc/uptime)"
+  # No guest may have triple-faulted, whatever its test checked.
+  xl dmesg | grep "Triple fault" | while IFS= read -r line; do say "error: $line"; done
   # Crashes of dom0 programs during the plan, for the serial log.
   dmesg | grep -i -A1 'segfault\|general protection\|trap' | sed 's/^/dmesg: /' | head -40
   cut -d' ' -f1 /proc/uptime > /out/.complete

@@ -34,7 +34,7 @@ pub const GUEST_MODULES: &[&str] = &["xen-netfront", "xen-blkfront"];
 
 /// Programs of the unpacked packages that dom0 gets in /bin (beside busybox, bash and the
 /// Xen tools).
-pub const DOM0_PROGRAMS: &[&str] = &["usr/bin/curl", "usr/bin/socat"];
+pub const DOM0_PROGRAMS: &[&str] = &["usr/bin/curl", "usr/bin/socat", "usr/bin/ab"];
 
 /// Where dom0's loader looks for shared objects.
 const LIB_DIRS: &[&str] = &["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64"];
@@ -43,6 +43,10 @@ pub const DOM0_INIT: &str = include_str!("dom0-init.sh");
 pub const DOM0_LIB: &str = include_str!("lib.sh");
 pub const LOCKING: &str = include_str!("locking.sh");
 pub const GUEST_INIT: &str = include_str!("linux-guest-init.sh");
+
+/// dom0's tool that makes a triple fault end a guest as crashed (C, built static against
+/// the host's libxenctrl from libxen-dev: the same Xen 4.17 as dom0's).
+pub const TRIPLE_FAULT_CRASH: &str = include_str!("triple-fault-crash.c");
 
 /// The Linux guest's side of `cargo xtask bench blk` (C, built static with the host's cc).
 pub const GUEST_BLKBENCH: &str = include_str!("blkbench.c");
@@ -250,9 +254,27 @@ pub fn dom0_root(
     install_modules(x, kernel_version, DOM0_MODULES, root, &root.join("etc/rig/modules.list"))?;
     write_exec(&root.join("init"), DOM0_INIT)?;
     std::fs::write(root.join("etc/rig/lib.sh"), DOM0_LIB)?;
+    build_triple_fault_crash(root)?;
     std::fs::copy(guest_kernel, root.join("rig/vmlinuz"))?;
     std::fs::copy(guest_initrd, root.join("rig/linux-guest.img"))?;
     check_libraries(root)
+}
+
+fn build_triple_fault_crash(root: &Path) -> Result<()> {
+    let src = root.join("../triple-fault-crash.c");
+    std::fs::write(&src, TRIPLE_FAULT_CRASH)?;
+    let libs = ["xenctrl", "xencall", "xenforeignmemory", "xendevicemodel", "xengnttab"];
+    let libs = libs.iter().chain(&["xenevtchn", "xentoollog", "xentoolcore", "pthread"]);
+    util::run(
+        Command::new("cc")
+            .args(["-static", "-O2", "-o"])
+            .arg(root.join("bin/rig-triple-fault-crash"))
+            .arg(&src)
+            .args(libs.map(|l| format!("-l{l}"))),
+    )
+    .context("building triple-fault-crash.c (needs gcc and libxen-dev)")?;
+    std::fs::remove_file(&src)?;
+    Ok(())
 }
 
 /// What `ldd` would check, for every program in the root: each shared object a program

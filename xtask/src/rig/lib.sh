@@ -31,9 +31,34 @@ rig_create() {
     while [ ! -s "$(console_log "$1")" ] && [ $i -lt 6000 ]; do sleep 0.05; i=$((i + 1)); done
     [ -s "$(console_log "$1")" ] && now > "$o/t_first_output"
   ) &
-  xl create "$2" > "$o/create.log" 2>&1
+  rig_xl_create "$2" > "$o/create.log" 2>&1
   echo $? > "$o/create.rc"
   now > "$o/t_created"
+}
+
+# rig_xl_create CFG [xl create options]: `xl create`, with the domain's triple fault made
+# a crash before it first runs (Xen's default is a reboot, which xl's on_reboot turns into
+# a silent restart or, under a plan's "preserve", something that looks like a reboot).
+rig_xl_create() {
+  local cfg=$1 name id
+  shift
+  xl create -p "$@" "$cfg" || return
+  name=$(sed -n 's/^name = "\(.*\)"$/\1/p' "$cfg")
+  id=$(xl domid "$name") || return
+  # Every domain the guest has been, for rig_triple_faults.
+  [ -d "/out/$name" ] && echo "$id" >> "/out/$name/domids"
+  rig-triple-fault-crash "$id" || { xl destroy "$name"; return 1; }
+  xl unpause "$name"
+}
+
+# rig_triple_faults NAME: Xen's log lines about triple faults of any domain the guest has
+# been, if any.
+rig_triple_faults() {
+  local id
+  for id in $(cat "/out/$1/domids" 2> /dev/null); do
+    xl dmesg | grep "d${id}v[0-9]* Triple fault"
+  done
+  return 0
 }
 
 # rig_state NAME: the guest's state letters from `xl list` ("-b----", "---s--", ...), or
@@ -136,6 +161,8 @@ rig_wait_end() {
 
 # rig_finish NAME: keeps the console log and removes the domain.
 rig_finish() {
+  rig_triple_faults "$1" > "/out/$1/triple_faults"
+  [ -s "/out/$1/triple_faults" ] && say "guest $1: TRIPLE FAULT (see xl dmesg)"
   xl destroy "$1" > /dev/null 2>&1
   now > "/out/$1/t_done"
   cp "$(console_log "$1")" "/out/$1/console" 2>/dev/null || : > "/out/$1/console"

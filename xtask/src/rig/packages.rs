@@ -22,6 +22,8 @@ pub const TOOLS: &[&str] = &[
     "curl",
     // Forwards ports from QEMU's user-mode network to guests (`cargo xtask run`).
     "socat",
+    // ApacheBench, the load generator of the `load` tests and `cargo xtask bench http`.
+    "apache2-utils",
 ];
 
 /// Library packages the resolver would follow but no program in the machine loads. The

@@ -297,6 +297,8 @@ pub struct GuestResult {
     pub missing_output: Vec<String>,
     /// Disk files as they came back, by virtual device (`xvda`).
     pub disks: BTreeMap<String, PathBuf>,
+    /// Xen's log lines about triple faults of the guest (each ended it as crashed).
+    pub triple_faults: Vec<String>,
 }
 
 fn read(dir: &Path, f: &str) -> Option<String> {
@@ -349,6 +351,9 @@ impl GuestResult {
                     Some((n.strip_prefix("disk-")?.to_string(), e.path()))
                 })
                 .collect(),
+            triple_faults: read(&dir, "triple_faults")
+                .map(|s| s.lines().map(str::to_string).collect())
+                .unwrap_or_default(),
             missing_output: read(&dir, "missing_output")
                 .map(|s| s.lines().map(str::to_string).collect())
                 .unwrap_or_default(),
