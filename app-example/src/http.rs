@@ -1,14 +1,19 @@
-//! A small HTTP/1.1 server: requests parsed from the stream, keep-alive, bodies by
-//! Content-Length, and 400 for anything malformed (the connection is then closed).
+//! A small HTTP/1.1 server: request heads parsed by [`head`] (httparse), keep-alive,
+//! bodies by Content-Length, and an error status for anything malformed (the connection is
+//! then closed). Every buffer is allocated fallibly: a short heap is answered 503, or the
+//! connection is dropped when even that cannot be written.
 
-extern crate alloc;
+pub mod head;
+
+use crate::mem::{self, NoMemory, TryWriter};
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
-use kernel::net::{Error, TcpStream};
+use core::fmt::Write as _;
+use kernel::net::TcpStream;
 
-/// Largest request head (request line + headers) and body we accept.
-const MAX_HEAD: usize = 8 * 1024;
-pub const MAX_BODY: usize = 64 * 1024;
+/// Bytes asked of the stream at a time.
+const READ_CHUNK: usize = 2048;
 
 pub struct Request {
     pub method: String,
@@ -20,18 +25,24 @@ pub struct Request {
 pub struct Response {
     pub status: u16,
     pub content_type: &'static str,
-    pub body: Vec<u8>,
-    /// Extra header lines, each ending in CRLF.
-    pub headers: String,
+    pub body: Cow<'static, [u8]>,
+    /// The methods a 405 names in its `Allow` header.
+    pub allow: Option<&'static str>,
 }
 
 impl Response {
-    pub fn new(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Response {
-        Response { status, content_type, body: body.into(), headers: String::new() }
+    pub fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Response {
+        Response { status, content_type, body: Cow::Owned(body), allow: None }
     }
 
-    pub fn text(status: u16, body: &str) -> Response {
-        Response::new(status, "text/plain; charset=utf-8", body)
+    pub fn text(status: u16, body: &'static str) -> Response {
+        let body = Cow::Borrowed(body.as_bytes());
+        Response { status, content_type: "text/plain; charset=utf-8", body, allow: None }
+    }
+
+    /// What a short heap gets.
+    pub fn no_memory() -> Response {
+        Response::text(503, "out of memory, try again later\n")
     }
 }
 
@@ -58,8 +69,28 @@ fn reason(status: u16) -> &'static str {
 enum ReadError {
     /// The peer closed or reset the connection (nothing to answer).
     Gone,
-    /// A malformed request: answer with this status and close.
-    Bad(u16, &'static str),
+    /// Answer with this and close.
+    Refuse(Response),
+}
+
+impl From<head::Reject> for ReadError {
+    fn from(r: head::Reject) -> Self {
+        let mut resp = Response::text(r.status, r.why);
+        // The reason, with a newline if there is memory for one.
+        if let Ok(mut body) = mem::try_copy(r.why.as_bytes()) {
+            if body.try_reserve_exact(1).is_ok() {
+                body.push(b'\n');
+                resp.body = Cow::Owned(body);
+            }
+        }
+        ReadError::Refuse(resp)
+    }
+}
+
+impl From<NoMemory> for ReadError {
+    fn from(_: NoMemory) -> Self {
+        ReadError::Refuse(Response::no_memory())
+    }
 }
 
 /// Reads requests from one connection and answers them until either side closes.
@@ -73,124 +104,98 @@ where
         let req = match read_request(&mut stream, &mut buf).await {
             Ok(r) => r,
             Err(ReadError::Gone) => return,
-            Err(ReadError::Bad(status, why)) => {
-                let mut r = Response::text(status, why);
-                r.body.extend_from_slice(b"\n");
+            Err(ReadError::Refuse(r)) => {
                 let _ = write_response(&mut stream, &r, false, false).await;
                 return;
             }
         };
         let (keep_alive, head_only) = (req.keep_alive, req.method == "HEAD");
         let resp = handle(req).await;
+        // A 503 closes: the client retries elsewhere or later, and we hold less.
+        let keep_alive = keep_alive && resp.status != 503;
         if write_response(&mut stream, &resp, keep_alive, head_only).await.is_err() || !keep_alive {
             return;
         }
     }
 }
 
+/// Writes `r` in one piece; `Err` if the stream failed or there was no memory for it.
 async fn write_response(
     stream: &mut TcpStream,
     r: &Response,
     keep_alive: bool,
     head_only: bool,
-) -> Result<(), Error> {
-    let mut out = alloc::format!(
-        "HTTP/1.1 {} {}\r\nServer: app-example\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}{}\r\n",
+) -> Result<(), ()> {
+    let body: &[u8] = if head_only { &[] } else { &r.body };
+    let mut out = Vec::new();
+    out.try_reserve_exact(256 + body.len()).map_err(drop)?;
+    write!(
+        TryWriter(&mut out),
+        "HTTP/1.1 {} {}\r\nServer: app-example\r\nContent-Type: {}\r\nContent-Length: {}\r\n",
         r.status,
         reason(r.status),
         r.content_type,
         r.body.len(),
-        r.headers,
-        if keep_alive { "" } else { "Connection: close\r\n" },
     )
-    .into_bytes();
-    if !head_only {
-        out.extend_from_slice(&r.body);
+    .map_err(drop)?;
+    if let Some(allow) = r.allow {
+        write!(TryWriter(&mut out), "Allow: {allow}\r\n").map_err(drop)?;
     }
-    stream.write_all(&out).await
+    let close = if keep_alive { "" } else { "Connection: close\r\n" };
+    write!(TryWriter(&mut out), "{close}\r\n").map_err(drop)?;
+    out.try_reserve_exact(body.len()).map_err(drop)?;
+    out.extend_from_slice(body);
+    stream.write_all(&out).await.map_err(drop)
 }
 
-fn find_head_end(buf: &[u8]) -> Option<usize> {
-    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
-}
-
-async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<(), ReadError> {
-    let mut chunk = [0u8; 2048];
-    match stream.read(&mut chunk).await {
-        Ok(0) | Err(_) => Err(ReadError::Gone),
-        Ok(n) => {
-            buf.extend_from_slice(&chunk[..n]);
-            Ok(())
-        }
+/// Reads up to `max` more bytes onto `buf`.
+async fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>, max: usize) -> Result<(), ReadError> {
+    if mem::short() {
+        return Err(NoMemory.into());
     }
+    let len = buf.len();
+    buf.try_reserve(max).map_err(NoMemory::from)?;
+    buf.resize(len + max, 0); // within the capacity just reserved
+    let n = stream.read(&mut buf[len..]).await.unwrap_or(0);
+    buf.truncate(len + n);
+    if n == 0 {
+        return Err(ReadError::Gone);
+    }
+    Ok(())
 }
 
 async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Result<Request, ReadError> {
-    let head_len = loop {
-        if let Some(end) = find_head_end(buf) {
-            break end;
-        }
-        if buf.len() > MAX_HEAD {
-            return Err(ReadError::Bad(431, "request head too large"));
-        }
-        fill(stream, buf).await?;
-    };
-    let head = core::str::from_utf8(&buf[..head_len - 4])
-        .map_err(|_| ReadError::Bad(400, "request head is not UTF-8"))?;
-    let mut lines = head.split("\r\n");
-    let line = lines.next().unwrap_or("");
-    let mut parts = line.split(' ');
-    let (Some(method), Some(path), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(ReadError::Bad(400, "malformed request line"));
-    };
-    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
-        return Err(ReadError::Bad(400, "malformed method"));
-    }
-    if !path.starts_with('/') || path.bytes().any(|b| b.is_ascii_control()) {
-        return Err(ReadError::Bad(400, "malformed request target"));
-    }
-    let mut keep_alive = match version {
-        "HTTP/1.1" => true,
-        "HTTP/1.0" => false,
-        _ => return Err(ReadError::Bad(400, "unsupported HTTP version")),
-    };
-    let mut length = None;
-    for h in lines {
-        let Some((name, value)) = h.split_once(':') else {
-            return Err(ReadError::Bad(400, "malformed header line"));
-        };
-        if name.is_empty() || name.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-        {
-            return Err(ReadError::Bad(400, "malformed header name"));
-        }
-        let value = value.trim();
-        if name.eq_ignore_ascii_case("content-length") {
-            let n: usize = value.parse().map_err(|_| ReadError::Bad(400, "bad Content-Length"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(ReadError::Bad(400, "conflicting Content-Length"));
-            }
-            length = Some(n);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            return Err(ReadError::Bad(501, "Transfer-Encoding is not supported"));
-        } else if name.eq_ignore_ascii_case("connection") {
-            if value.eq_ignore_ascii_case("close") {
-                keep_alive = false;
-            } else if value.eq_ignore_ascii_case("keep-alive") {
-                keep_alive = true;
+    // The head can only end at a newline: parse again only when one has arrived.
+    let mut scanned = 0;
+    let (method, path, keep_alive, head_len, body_len) = loop {
+        // (From MAX_HEAD bytes on, parse refuses what is still incomplete.)
+        if buf[scanned..].contains(&b'\n') || buf.len() >= head::MAX_HEAD {
+            if let Some(h) = head::parse(buf)? {
+                break (
+                    mem::try_string(h.method)?,
+                    mem::try_string(h.path)?,
+                    h.keep_alive,
+                    h.len,
+                    h.body_len,
+                );
             }
         }
+        scanned = buf.len();
+        fill(stream, buf, READ_CHUNK).await?;
+    };
+    let end = head_len + body_len;
+    if buf.len() < end {
+        buf.try_reserve_exact(end - buf.len()).map_err(NoMemory::from)?;
     }
-    let length = length.unwrap_or(0);
-    if length > MAX_BODY {
-        return Err(ReadError::Bad(413, "body too large"));
+    while buf.len() < end {
+        fill(stream, buf, (end - buf.len()).min(READ_CHUNK)).await?;
     }
-    let (method, path) = (String::from(method), String::from(path));
-    while buf.len() < head_len + length {
-        fill(stream, buf).await?;
+    // The buffer becomes the body; what follows it (a pipelined request) moves to a new one.
+    let mut body = core::mem::take(buf);
+    if body.len() > end {
+        *buf = mem::try_copy(&body[end..])?;
+        body.truncate(end);
     }
-    let body = buf[head_len..head_len + length].to_vec();
-    buf.drain(..head_len + length);
+    body.drain(..head_len);
     Ok(Request { method, path, body, keep_alive })
 }

@@ -1,6 +1,6 @@
-//! The example application: an HTTP/1.1 service on port 80 with a status page and a
-//! key-value store kept on its disk (`/kv/<key>`: PUT, GET, DELETE), and a UDP echo on
-//! port 7.
+//! The example application: an HTTP/1.1 service on port 80 with a status page, metrics
+//! (`/metrics`, Prometheus text format) and a key-value store kept on its disk
+//! (`/kv/<key>`: PUT, GET, DELETE), and a UDP echo on port 7.
 
 #![no_std]
 #![no_main]
@@ -10,33 +10,33 @@ extern crate alloc;
 
 mod http;
 mod kv;
+mod mem;
+mod metrics;
 
-use alloc::format;
 use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::Write as _;
 use core::sync::atomic::{AtomicU64, Ordering};
 use http::{Request, Response};
 use kernel::net::{SocketOptions, TcpListener, UdpSocket};
 use kernel::time::Instant;
+use mem::{NoMemory, TryWriter};
 
 kernel::main!(main);
 
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
-/// The store, taken out by the request using it (its operations wait on the disk).
-static STORE: spin::Mutex<Option<kv::Store>> = spin::Mutex::new(None);
-static HAVE_STORE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+/// Requests answered 503 and connections closed at accept while memory was short.
+static REFUSED: AtomicU64 = AtomicU64::new(0);
+/// The store, once open; its operations wait on the disk, so requests queue on an async
+/// mutex (async-lock: no_std without a critical-section implementation).
+static STORE: spin::Once<async_lock::Mutex<kv::Store>> = spin::Once::new();
+static ME: spin::Once<Me> = spin::Once::new();
 
-async fn take_store() -> Option<kv::Store> {
-    while HAVE_STORE.load(Ordering::Acquire) {
-        if let Some(s) = STORE.lock().take() {
-            return Some(s);
-        }
-        kernel::yield_now().await;
-    }
-    None
-}
-
-fn put_back(s: kv::Store) {
-    *STORE.lock() = Some(s);
+/// What the status page says about this guest.
+struct Me {
+    name: String,
+    domid: String,
+    started: Instant,
 }
 
 async fn open_store() {
@@ -53,36 +53,38 @@ async fn open_store() {
                 s.len(),
                 if r.formatted { ", disk formatted" } else { "" },
                 match r.corrupt_at {
-                    Some(at) => format!(", CORRUPT record at sector {at} ignored"),
+                    Some(at) => alloc::format!(", CORRUPT record at sector {at} ignored"),
                     None => String::new(),
                 }
             );
-            put_back(s);
-            HAVE_STORE.store(true, Ordering::Release);
+            STORE.call_once(|| async_lock::Mutex::new(s));
         }
         Err(e) => kernel::println!("app-example: kv store unavailable: {e}"),
     }
 }
 
-async fn kv_route(req: &Request, key: &str) -> Response {
+async fn kv_route(method: &str, key: &str, body: Vec<u8>) -> Response {
     if key.is_empty() || key.len() > kv::MAX_KEY || key.contains('/') {
         return Response::text(400, "bad key\n");
     }
-    if !matches!(req.method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE") {
+    if !matches!(method, "GET" | "HEAD" | "PUT" | "DELETE") {
         return method_not_allowed("GET, HEAD, PUT, DELETE");
     }
-    let Some(mut store) = take_store().await else {
+    let Some(store) = STORE.get() else {
         return Response::text(503, "no disk: the key-value store is off\n");
     };
-    let r = match req.method.as_str() {
-        "GET" | "HEAD" => match store.get(key) {
-            Some(v) => Response::new(200, "application/octet-stream", v.to_vec()),
+    let mut store = store.lock().await;
+    match method {
+        "GET" | "HEAD" => match store.get(key).map(mem::try_copy) {
+            Some(Ok(v)) => Response::new(200, "application/octet-stream", v),
+            Some(Err(NoMemory)) => Response::no_memory(),
             None => Response::text(404, "no such key\n"),
         },
-        "PUT" => match store.put(key, &req.body).await {
+        "PUT" => match store.put(key, body).await {
             Ok(()) => Response::text(201, "stored\n"),
             Err(kv::Error::Full) => Response::text(507, "store full\n"),
             Err(kv::Error::TooLarge) => Response::text(413, "value too large\n"),
+            Err(kv::Error::NoMemory) => Response::no_memory(),
             Err(e) => {
                 log::error!("kv put: {e}");
                 Response::text(500, "disk error\n")
@@ -91,14 +93,13 @@ async fn kv_route(req: &Request, key: &str) -> Response {
         _ => match store.delete(key).await {
             Ok(true) => Response::text(200, "deleted\n"),
             Ok(false) => Response::text(404, "no such key\n"),
+            Err(kv::Error::NoMemory) => Response::no_memory(),
             Err(e) => {
                 log::error!("kv delete: {e}");
                 Response::text(500, "disk error\n")
             }
         },
-    };
-    put_back(store);
-    r
+    }
 }
 
 async fn main() {
@@ -120,63 +121,98 @@ async fn main() {
         kernel::println!("app-example: {} {:?}", i.name, i.addrs);
     }
     kernel::println!("app-example: serving HTTP on port 80, UDP echo on port 7");
-    let started = Instant::now();
+    ME.call_once(|| Me { name, domid, started: Instant::now() });
     loop {
         match listener.accept().await {
-            Ok((stream, _peer)) => {
-                let (name, domid) = (name.clone(), domid.clone());
-                kernel::spawn(http::serve(stream, move |req: Request| {
-                    let (name, domid) = (name.clone(), domid.clone());
-                    async move {
-                        REQUESTS.fetch_add(1, Ordering::Relaxed);
-                        match req.path.strip_prefix("/kv/") {
-                            Some(key) => kv_route(&req, key).await,
-                            None => route(&req, || status_page(&name, &domid, started)),
-                        }
-                    }
-                }));
+            // A connection's task and buffers would eat into the reserve: close it at once.
+            Ok(_) if mem::short() => {
+                REFUSED.fetch_add(1, Ordering::Relaxed);
             }
+            Ok((stream, _peer)) => kernel::spawn(http::serve(stream, handle)),
             Err(e) => log::warn!("accept: {e}"),
         }
     }
 }
 
-fn route(req: &Request, page: impl FnOnce() -> String) -> Response {
-    match req.path.as_str() {
-        "/" | "/status" => match req.method.as_str() {
-            "GET" | "HEAD" => Response::text(200, &page()),
-            _ => method_not_allowed("GET, HEAD"),
-        },
-        _ => Response::text(404, "not found\n"),
+async fn handle(req: Request) -> Response {
+    REQUESTS.fetch_add(1, Ordering::Relaxed);
+    if mem::short() {
+        REFUSED.fetch_add(1, Ordering::Relaxed);
+        return Response::no_memory();
     }
+    let Request { method, path, body, .. } = req;
+    if let Some(key) = path.strip_prefix("/kv/") {
+        return kv_route(&method, key, body).await;
+    }
+    let page = match path.as_str() {
+        "/" | "/status" | "/metrics" if !matches!(method.as_str(), "GET" | "HEAD") => {
+            return method_not_allowed("GET, HEAD");
+        }
+        "/" | "/status" => status_page(),
+        "/metrics" => metrics_page().await,
+        _ => return Response::text(404, "not found\n"),
+    };
+    page.unwrap_or_else(|NoMemory| Response::no_memory())
 }
 
-fn method_not_allowed(allow: &str) -> Response {
+fn method_not_allowed(allow: &'static str) -> Response {
     let mut r = Response::text(405, "method not allowed\n");
-    r.headers = format!("Allow: {allow}\r\n");
+    r.allow = Some(allow);
     r
 }
 
-fn status_page(name: &str, domid: &str, started: Instant) -> String {
-    let mut s = format!(
+fn uptime_secs() -> u64 {
+    ME.get().map_or(0, |me| me.started.elapsed().as_secs())
+}
+
+fn kv_keys() -> Option<usize> {
+    STORE.get()?.try_lock().map(|s| s.len())
+}
+
+fn status_page() -> Result<Response, NoMemory> {
+    let mut out = Vec::new();
+    out.try_reserve(1024)?;
+    let w = &mut TryWriter(&mut out);
+    let (name, domid) = ME.get().map_or(("", ""), |m| (&m.name, &m.domid));
+    write!(
+        w,
         "app-example: a Rust unikernel on Xen\nname: {name}\ndomid: {domid}\nuptime: {} s\nrequests: {}\n",
-        started.elapsed().as_secs(),
+        uptime_secs(),
         REQUESTS.load(Ordering::Relaxed),
-    );
+    )
+    .map_err(|_| NoMemory)?;
     for i in kernel::net::interfaces_now() {
-        s += &format!("{}:", i.name);
+        write!(w, "{}:", i.name).map_err(|_| NoMemory)?;
         for a in &i.addrs {
-            s += &format!(" {a}");
+            write!(w, " {a}").map_err(|_| NoMemory)?;
         }
-        s += &format!(
-            " (rx {} frames, tx {} frames, backend errors {})\n",
+        writeln!(
+            w,
+            " (rx {} frames, tx {} frames, backend errors {})",
             i.stats.rx_frames, i.stats.tx_frames, i.stats.protocol_errors
-        );
+        )
+        .map_err(|_| NoMemory)?;
     }
-    if let Some(st) = STORE.lock().as_ref() {
-        s += &format!("kv: {} keys\n", st.len());
+    if STORE.get().is_some() {
+        match kv_keys() {
+            Some(n) => writeln!(w, "kv: {n} keys"),
+            None => writeln!(w, "kv: busy"),
+        }
+        .map_err(|_| NoMemory)?;
     }
-    s
+    Ok(Response::new(200, "text/plain; charset=utf-8", out))
+}
+
+async fn metrics_page() -> Result<Response, NoMemory> {
+    let app = metrics::App {
+        requests: REQUESTS.load(Ordering::Relaxed),
+        refused: REFUSED.load(Ordering::Relaxed),
+        uptime_secs: uptime_secs(),
+        kv_keys: kv_keys(),
+    };
+    let disks = kernel::block::disks().await;
+    let page = metrics::render(&app, &kernel::net::interfaces_now(), &disks)?;
+    Ok(Response::new(200, metrics::CONTENT_TYPE, page))
 }
 
 async fn udp_echo() {
