@@ -78,6 +78,8 @@ pub enum NetError {
     RxTooLong,
     /// The backend reported an error for a received frame (status < 0).
     RxStatus(i16),
+    /// No memory to copy a received frame into: it was dropped.
+    NoMemory,
 }
 
 impl From<RingError> for NetError {
@@ -97,6 +99,7 @@ impl core::fmt::Display for NetError {
             }
             NetError::RxTooLong => write!(f, "RX chain longer than {MAX_FRAME} bytes"),
             NetError::RxStatus(s) => write!(f, "backend failed a received frame (status {s})"),
+            NetError::NoMemory => write!(f, "no memory for a received frame: dropped"),
         }
     }
 }
@@ -112,6 +115,8 @@ pub struct Stats {
     pub rx_bytes: u64,
     /// RX frames dropped because the backend failed them or sent something invalid.
     pub rx_errors: u64,
+    /// RX frames dropped for want of memory to copy them into.
+    pub rx_dropped: u64,
     /// Responses that broke the protocol (bad id, size, producer index).
     pub protocol_errors: u64,
 }
@@ -300,6 +305,8 @@ impl<R: SharedMem, B: SharedMem> Netfront<R, B> {
                 Some(e) => {
                     if matches!(e, NetError::RxStatus(_)) {
                         self.stats.rx_errors += 1;
+                    } else if e == NetError::NoMemory {
+                        self.stats.rx_dropped += 1;
                     } else {
                         self.stats.protocol_errors += 1;
                     }
@@ -344,6 +351,10 @@ impl<R: SharedMem, B: SharedMem> Netfront<R, B> {
                 None
             }
         };
+        // What the backend sent decides the size: allocate only what the heap can give.
+        let err = err.or_else(|| {
+            self.partial.try_reserve(status as usize).err().map(|_| NetError::NoMemory)
+        });
         let st = &mut self.rx_state;
         if let Some(e) = err {
             st.bad.get_or_insert(e);

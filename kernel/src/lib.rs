@@ -31,6 +31,10 @@ pub mod net;
 #[cfg(all(test, not(target_os = "none")))]
 #[path = "net/config.rs"]
 mod net_config;
+/// The SYN gate, for host tests.
+#[cfg(all(test, not(target_os = "none")))]
+#[path = "net/gate.rs"]
+mod net_gate;
 #[cfg(target_os = "none")]
 mod runtime;
 #[cfg(target_os = "none")]

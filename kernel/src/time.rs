@@ -1,7 +1,7 @@
 //! Time for applications: a monotonic [`Instant`] (Xen system time, pvclock), the wall
 //! clock, and async [`sleep`]/[`timeout`] on the one-shot timer.
 
-use alloc::vec::Vec;
+use alloc::collections::BTreeMap;
 use core::future::Future;
 use core::pin::Pin;
 use core::sync::atomic::{AtomicU64, Ordering};
@@ -43,13 +43,14 @@ pub fn wall_clock() -> Option<(u64, u32)> {
     crate::xen::time::wall_clock()
 }
 
-/// Armed timers: deadline, owner id, waker.
-static TIMERS: spin::Mutex<Vec<(u64, u64, Waker)>> = spin::Mutex::new(Vec::new());
+/// Armed timers by (deadline, owner id): the earliest is the first entry, and arming or
+/// disarming one costs O(log n) however many connections wait.
+static TIMERS: spin::Mutex<BTreeMap<(u64, u64), Waker>> = spin::Mutex::new(BTreeMap::new());
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Waits until `deadline`.
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep { deadline: deadline.0, id: NEXT_ID.fetch_add(1, Ordering::Relaxed) }
+    Sleep { deadline: deadline.0, id: NEXT_ID.fetch_add(1, Ordering::Relaxed), armed: false }
 }
 
 /// Waits for `d`.
@@ -62,25 +63,38 @@ pub fn sleep(d: Duration) -> Sleep {
 pub struct Sleep {
     deadline: u64,
     id: u64,
+    armed: bool,
 }
 
 impl Future for Sleep {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let mut timers = TIMERS.lock();
-        timers.retain(|t| t.1 != self.id);
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let key = (self.deadline, self.id);
         if Instant::now().0 >= self.deadline {
+            if core::mem::take(&mut self.armed) {
+                TIMERS.lock().remove(&key);
+            }
             return Poll::Ready(());
         }
-        timers.push((self.deadline, self.id, cx.waker().clone()));
+        let mut timers = TIMERS.lock();
+        match timers.get_mut(&key) {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            Some(w) => *w = cx.waker().clone(),
+            None => {
+                timers.insert(key, cx.waker().clone());
+            }
+        }
+        self.armed = true;
         Poll::Pending
     }
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        TIMERS.lock().retain(|t| t.1 != self.id);
+        if self.armed {
+            TIMERS.lock().remove(&(self.deadline, self.id));
+        }
     }
 }
 
@@ -107,19 +121,21 @@ pub async fn timeout<F: Future>(d: Duration, future: F) -> Result<F::Output, Ela
     .await
 }
 
-/// Wakes the sleepers whose deadline has passed.
+/// Wakes the sleepers whose deadline has passed (each stays armed until its `Sleep` is
+/// polled or dropped, which finds it due).
 pub(crate) fn wake_expired() {
-    if TIMERS.lock().is_empty() {
+    let Some(first) = next_deadline() else { return };
+    let now = Instant::now().0;
+    if first > now {
         return;
     }
-    let now = Instant::now().0;
-    let due: Vec<Waker> = {
-        let mut timers = TIMERS.lock();
-        let (due, keep): (Vec<_>, Vec<_>) = timers.drain(..).partition(|t| t.0 <= now);
-        *timers = keep;
-        due.into_iter().map(|t| t.2).collect()
-    };
-    due.into_iter().for_each(Waker::wake);
+    let mut timers = TIMERS.lock();
+    while let Some(entry) = timers.first_entry() {
+        if entry.key().0 > now {
+            break;
+        }
+        entry.remove().wake();
+    }
 }
 
 /// Whether a sleeper is due now.
@@ -129,5 +145,5 @@ pub(crate) fn expired() -> bool {
 
 /// The earliest deadline of an armed timer.
 pub(crate) fn next_deadline() -> Option<u64> {
-    TIMERS.lock().iter().map(|t| t.0).min()
+    TIMERS.lock().first_key_value().map(|(k, _)| k.0)
 }

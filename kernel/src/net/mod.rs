@@ -5,7 +5,9 @@
 //! [`config`]. A listener or UDP socket is bound on every interface; outgoing connections
 //! and datagrams leave by the interface whose subnet holds the destination, else the first.
 
+mod budget;
 pub mod config;
+mod gate;
 mod netfront;
 mod stack;
 mod tcp;
@@ -39,6 +41,8 @@ pub enum Error {
     ConnectionReset,
     /// A datagram longer than the receive buffer given; it was discarded.
     Truncated,
+    /// The memory budget (see the README's memory budget) has no room for another socket.
+    NoMemory,
 }
 
 impl core::fmt::Display for Error {
@@ -51,6 +55,7 @@ impl core::fmt::Display for Error {
             Error::ConnectionRefused => "connection refused",
             Error::ConnectionReset => "connection reset",
             Error::Truncated => "datagram truncated",
+            Error::NoMemory => "out of memory for sockets",
         })
     }
 }

@@ -1,6 +1,7 @@
 //! A vif's connection to netback: the xenbus handshake, the granted pages and the event
 //! channel around `devices::netfront`, and smoltcp's `Device` over it.
 
+use super::gate::Gate;
 use crate::xen::abi::EvtchnPort;
 use crate::xen::event;
 use crate::xen::gnttab::{GrantError, GrantedPage};
@@ -12,8 +13,6 @@ use alloc::vec::Vec;
 use devices::netfront::{Buffer, NetError, Netfront};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 
-/// Pages per direction: one per ring slot, so a full ring never waits for a page.
-const BUFFERS: usize = 256;
 /// Ethernet frames up to the bridge's 1500-byte MTU.
 pub const MTU: usize = 1514;
 
@@ -40,9 +39,12 @@ pub async fn connect(fe: &Frontend) -> Result<Connection, Error> {
     let page = |readonly| GrantedPage::new(backend, readonly).map_err(grants);
     let (tx_ring, rx_ring) = (page(false)?, page(false)?);
     let (tx_ref, rx_ref) = (tx_ring.gref(), rx_ring.gref());
-    let mut tx = Vec::with_capacity(BUFFERS);
-    let mut rx = Vec::with_capacity(BUFFERS);
-    for _ in 0..BUFFERS {
+    // One page per ring slot (256) where memory allows, so that a full ring never waits
+    // for a page; fewer in a small guest (see `budget`).
+    let buffers = super::budget::netfront_pages();
+    let mut tx = Vec::with_capacity(buffers);
+    let mut rx = Vec::with_capacity(buffers);
+    for _ in 0..buffers {
         let p = page(true)?;
         tx.push(Buffer { gref: p.gref(), mem: p });
         let p = page(false)?;
@@ -102,15 +104,37 @@ pub async fn disconnect(fe: &Frontend, c: Connection) {
 }
 
 /// smoltcp's view of a vif. With no connection it neither sends nor receives.
-#[derive(Default)]
 pub struct Device {
     pub conn: Option<Connection>,
     /// The backend must be told about new TX requests / RX buffers.
     pub notify: bool,
     errors: u64,
+    /// Which connection attempts get in (see `gate`).
+    pub gate: Gate,
+    /// Where smoltcp writes a frame to send, allocated once.
+    scratch: Vec<u8>,
+    syns_dropped: u64,
+    rx_dropped: u64,
 }
 
 impl Device {
+    pub fn new() -> Device {
+        Device {
+            conn: None,
+            notify: false,
+            errors: 0,
+            gate: Gate::default(),
+            scratch: Vec::with_capacity(MTU),
+            syns_dropped: 0,
+            rx_dropped: 0,
+        }
+    }
+
+    /// SYNs and frames dropped since the last call.
+    pub fn take_dropped(&mut self) -> (u64, u64) {
+        (core::mem::take(&mut self.syns_dropped), core::mem::take(&mut self.rx_dropped))
+    }
+
     fn report(&mut self, e: NetError) {
         self.errors += 1;
         if self.errors <= 10 || self.errors.is_power_of_two() {
@@ -146,7 +170,10 @@ impl phy::RxToken for RxToken {
 
 impl phy::TxToken for TxToken<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut frame = alloc::vec![0; len];
+        // smoltcp sends at most an MTU, for which `scratch` has room: no allocation.
+        let mut frame = core::mem::take(&mut self.0.scratch);
+        frame.clear();
+        frame.resize(len, 0);
         let r = f(&mut frame);
         if let Some(c) = self.0.conn.as_mut() {
             match c.front.send(&frame) {
@@ -154,6 +181,7 @@ impl phy::TxToken for TxToken<'_> {
                 Err(e) => log::warn!("netfront: frame of {len} bytes not sent: {e:?}"),
             }
         }
+        self.0.scratch = frame;
         r
     }
 }
@@ -166,8 +194,12 @@ impl phy::Device for Device {
         loop {
             let c = self.conn.as_mut()?;
             match c.front.recv() {
-                Ok(Some(frame)) => return Some((RxToken(frame), TxToken(self))),
+                Ok(Some(frame)) if self.gate.admit(&frame) => {
+                    return Some((RxToken(frame), TxToken(self)))
+                }
+                Ok(Some(_)) => self.syns_dropped += 1,
                 Ok(None) => return None,
+                Err(NetError::NoMemory) => self.rx_dropped += 1,
                 Err(e @ NetError::Ring(_)) => {
                     // The indices are nonsense: nothing more can be read until they are not.
                     self.report(e);

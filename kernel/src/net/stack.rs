@@ -4,6 +4,7 @@
 
 use super::config::{self, V4};
 use super::netfront::{self, Device};
+use super::{budget, Error, SocketOptions};
 use crate::time::{self, Instant};
 use crate::xen::event;
 use crate::xenbus::{Frontend, State};
@@ -21,9 +22,15 @@ pub(super) struct Iface {
     pub iface: Interface,
     pub dev: Device,
     pub sockets: SocketSet<'static>,
+    /// Sockets in `sockets`, and how many it may hold (its storage is reserved up front, so
+    /// adding one never reallocates it).
+    socket_count: usize,
+    max_sockets: usize,
     dhcp: Option<SocketHandle>,
     /// TCP sockets their owner dropped: closing gracefully, removed once closed.
     pub orphans: Vec<SocketHandle>,
+    /// The TCP listeners' backlogs on this interface.
+    pub listeners: Vec<Listener>,
     kick: Option<Waker>,
     kicked: bool,
     pub dns: Vec<smoltcp::wire::Ipv4Address>,
@@ -51,7 +58,65 @@ pub(super) fn now() -> smoltcp::time::Instant {
     smoltcp::time::Instant::from_micros((Instant::now().as_nanos() / 1000) as i64)
 }
 
+/// A listener's sockets on one interface: `backlog` of them, each listening or holding a
+/// connection that is not accepted yet (as Linux's SYN and accept queues together).
+pub(super) struct Listener {
+    pub port: u16,
+    pub options: SocketOptions,
+    pub sockets: Vec<SocketHandle>,
+    /// The task waiting in `accept`, woken by the sockets.
+    pub waker: Option<Waker>,
+}
+
+/// A TCP socket with `o`'s buffers, or `NoMemory` if the budget cannot take them.
+pub(super) fn new_tcp_socket(o: &SocketOptions) -> Result<tcp::Socket<'static>, Error> {
+    if !budget::affordable(o.recv_buffer + o.send_buffer + budget::SOCKET_OVERHEAD) {
+        return Err(Error::NoMemory);
+    }
+    let mut s = tcp::Socket::new(
+        tcp::SocketBuffer::new(alloc::vec![0; o.recv_buffer]),
+        tcp::SocketBuffer::new(alloc::vec![0; o.send_buffer]),
+    );
+    s.set_nagle_enabled(!o.nodelay);
+    Ok(s)
+}
+
 impl Iface {
+    /// Adds a socket, if the interface has room for one more.
+    pub fn add_socket<S: smoltcp::socket::AnySocket<'static>>(
+        &mut self,
+        s: S,
+    ) -> Result<SocketHandle, Error> {
+        if self.socket_count >= self.max_sockets {
+            return Err(Error::NoMemory);
+        }
+        self.socket_count += 1;
+        Ok(self.sockets.add(s))
+    }
+
+    pub fn remove_socket(&mut self, h: SocketHandle) {
+        self.sockets.remove(h);
+        self.socket_count -= 1;
+    }
+
+    /// Tops each listener's backlog up with fresh listening sockets, as far as the memory
+    /// budget allows (the rest is added on a later poll).
+    pub fn replenish(&mut self) {
+        for l in 0..self.listeners.len() {
+            while self.listeners[l].sockets.len() < self.listeners[l].options.backlog {
+                let Ok(mut s) = new_tcp_socket(&self.listeners[l].options) else { return };
+                if s.listen(self.listeners[l].port).is_err() {
+                    return;
+                }
+                if let Some(w) = &self.listeners[l].waker {
+                    s.register_recv_waker(w);
+                }
+                let Ok(h) = self.add_socket(s) else { return };
+                self.listeners[l].sockets.push(h);
+            }
+        }
+    }
+
     /// Asks the interface's task to poll soon (after a socket operation).
     pub fn kick(&mut self) {
         self.kicked = true;
@@ -62,6 +127,16 @@ impl Iface {
 
     fn poll(&mut self) {
         let ts = now();
+        self.replenish();
+        let sockets = &self.sockets;
+        let listening = self.listeners.iter().map(|l| {
+            let free = l
+                .sockets
+                .iter()
+                .filter(|&&h| sockets.get::<tcp::Socket>(h).state() == tcp::State::Listen);
+            (l.port, free.count())
+        });
+        self.dev.gate.reset(listening, budget::short());
         for _ in 0..8 {
             let r = self.iface.poll(ts, &mut self.dev, &mut self.sockets);
             self.dev.flush();
@@ -85,15 +160,20 @@ impl Iface {
                 None => {}
             }
         }
-        self.orphans.retain(|&h| {
+        let mut i = 0;
+        while i < self.orphans.len() {
+            let h = self.orphans[i];
             let s = self.sockets.get::<tcp::Socket>(h);
             if matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait) {
-                self.sockets.remove(h);
-                false
+                self.orphans.swap_remove(i);
+                self.remove_socket(h);
             } else {
-                true
+                i += 1;
             }
-        });
+        }
+        let (syns, rx) = self.dev.take_dropped();
+        SYNS_DROPPED.fetch_add(syns, Ordering::Relaxed);
+        RX_DROPPED.fetch_add(rx, Ordering::Relaxed);
     }
 
     fn set_v4(&mut self, addr: Option<Ipv4Cidr>, router: Option<smoltcp::wire::Ipv4Address>) {
@@ -166,13 +246,14 @@ async fn bring_up(
     let mac = devices::xenbus::parse_mac(&mac)
         .ok_or_else(|| crate::xenbus::Error::BadNode(alloc::format!("{path}/mac is {mac:?}")))?;
     let conn = netfront::connect(&fe).await?;
-    let mut dev = Device::default();
+    let mut dev = Device::new();
     dev.conn = Some(conn);
     let mut ic = IfaceConfig::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
     ic.random_seed = Instant::now().as_nanos()
         ^ u64::from_le_bytes([mac[0], mac[1], mac[2], mac[3], mac[4], mac[5], 0, 0]);
     let mut iface = Interface::new(ic, &mut dev, now());
-    let mut sockets = SocketSet::new(Vec::new());
+    let max_sockets = budget::max_sockets();
+    let mut sockets = SocketSet::new(Vec::with_capacity(max_sockets));
     let mut dhcp = None;
     iface.update_ip_addrs(|a| {
         let _ = a.push(IpCidr::Ipv6(smoltcp::wire::Ipv6Cidr::new(config::link_local(mac), 64)));
@@ -187,8 +268,11 @@ async fn bring_up(
         iface,
         dev,
         sockets: SocketSet::new(Vec::new()),
+        socket_count: 0,
+        max_sockets,
         dhcp: None,
         orphans: Vec::new(),
+        listeners: Vec::new(),
         kick: None,
         kicked: false,
         dns: cfg.dns.clone(),
@@ -201,6 +285,7 @@ async fn bring_up(
         }
         V4::Dhcp => {
             dhcp = Some(sockets.add(dhcpv4::Socket::new()));
+            i.socket_count += 1;
             log::info!("{name}: {} asking DHCP for an address", EthernetAddress(mac));
         }
     }

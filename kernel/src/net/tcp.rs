@@ -1,32 +1,21 @@
 //! TCP: [`TcpListener`] and [`TcpStream`], async and shaped like std's and tokio's.
 //! A full send buffer makes `write` wait (backpressure); nothing is dropped silently.
 
-use super::stack::{self, NET};
+use super::stack::{self, Listener, NET};
 use super::{Error, SocketOptions};
-use alloc::vec;
 use alloc::vec::Vec;
 use core::future::poll_fn;
 use core::sync::atomic::{AtomicU16, Ordering};
 use core::task::Poll;
 use smoltcp::iface::SocketHandle;
-use smoltcp::socket::tcp::{self, Socket, State};
+use smoltcp::socket::tcp::{Socket, State};
 use smoltcp::wire::{IpAddress, IpEndpoint};
 
-fn new_socket(o: &SocketOptions) -> Socket<'static> {
-    let mut s = Socket::new(
-        tcp::SocketBuffer::new(vec![0; o.recv_buffer]),
-        tcp::SocketBuffer::new(vec![0; o.send_buffer]),
-    );
-    s.set_nagle_enabled(!o.nodelay);
-    s
-}
-
-/// Listens on a port of every interface, with a backlog of sockets waiting for SYNs.
+/// Listens on a port of every interface. Each interface keeps `backlog` sockets for it,
+/// listening or holding a connection not accepted yet; a SYN beyond them is dropped (the
+/// peer retries), never answered with a reset, however slow the app is to accept.
 pub struct TcpListener {
     port: u16,
-    options: SocketOptions,
-    /// (interface, socket) for every listening socket.
-    waiting: Vec<(usize, SocketHandle)>,
 }
 
 impl TcpListener {
@@ -35,6 +24,8 @@ impl TcpListener {
         Self::bind_with(port, SocketOptions::default()).await
     }
 
+    /// Listens on `port` with `options` (backlog and buffer sizes). As much of the backlog
+    /// as the memory budget allows is allocated now, the rest as memory frees up.
     pub async fn bind_with(port: u16, options: SocketOptions) -> Result<TcpListener, Error> {
         if port == 0 || options.backlog == 0 {
             return Err(Error::InvalidInput);
@@ -45,60 +36,69 @@ impl TcpListener {
             return Err(Error::NoInterface);
         }
         let in_use = net.iter().any(|i| {
-            i.sockets.iter().any(|(_, s)| match s {
-                smoltcp::socket::Socket::Tcp(t) => {
-                    t.state() == State::Listen && t.listen_endpoint().port == port
-                }
-                _ => false,
-            })
+            i.listeners.iter().any(|l| l.port == port)
+                || i.sockets.iter().any(|(_, s)| match s {
+                    smoltcp::socket::Socket::Tcp(t) => {
+                        t.state() == State::Listen && t.listen_endpoint().port == port
+                    }
+                    _ => false,
+                })
         });
         if in_use {
             return Err(Error::AddrInUse);
         }
-        let mut waiting = Vec::new();
-        for (n, i) in net.iter_mut().enumerate() {
-            for _ in 0..options.backlog {
-                let mut s = new_socket(&options);
-                s.listen(port).map_err(|_| Error::InvalidInput)?;
-                waiting.push((n, i.sockets.add(s)));
-            }
+        for i in net.iter_mut() {
+            i.listeners.push(Listener { port, options, sockets: Vec::new(), waker: None });
+            i.replenish();
         }
-        Ok(TcpListener { port, options, waiting })
+        if net.iter().all(|i| i.listeners.last().is_some_and(|l| l.sockets.is_empty())) {
+            drop(net);
+            drop(TcpListener { port });
+            return Err(Error::NoMemory);
+        }
+        Ok(TcpListener { port })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Waits for a connection to be established and hands it over; a fresh socket takes
-    /// its place in the backlog.
+    /// Waits for a connection to be established and hands it over; a fresh listening
+    /// socket takes its place in the backlog.
     pub async fn accept(&mut self) -> Result<(TcpStream, IpEndpoint), Error> {
+        let port = self.port;
         poll_fn(|cx| {
             let mut net = NET.lock();
-            for w in self.waiting.iter_mut() {
-                let (n, h) = *w;
-                let iface = &mut net[n];
-                let s = iface.sockets.get_mut::<Socket>(h);
-                match s.state() {
-                    State::Listen | State::SynReceived => {
-                        s.register_recv_waker(cx.waker());
-                        continue;
-                    }
-                    State::Closed => {
+            for (n, iface) in net.iter_mut().enumerate() {
+                let Some(l) = iface.listeners.iter().position(|l| l.port == port) else {
+                    continue;
+                };
+                let mut taken = None;
+                for (k, &h) in iface.listeners[l].sockets.iter().enumerate() {
+                    let s = iface.sockets.get_mut::<Socket>(h);
+                    match s.state() {
+                        State::Listen | State::SynReceived => {}
                         // Reset during the handshake: listen again.
-                        let _ = s.listen(self.port);
-                        s.register_recv_waker(cx.waker());
-                        continue;
+                        State::Closed => {
+                            let _ = s.listen(port);
+                        }
+                        _ => {
+                            taken = Some(k);
+                            break;
+                        }
                     }
-                    _ => {}
+                    s.register_recv_waker(cx.waker());
                 }
-                let peer =
-                    s.remote_endpoint().unwrap_or(IpEndpoint::new(IpAddress::v4(0, 0, 0, 0), 0));
-                let mut fresh = new_socket(&self.options);
-                let _ = fresh.listen(self.port);
-                fresh.register_recv_waker(cx.waker());
-                w.1 = iface.sockets.add(fresh);
-                return Poll::Ready(Ok((TcpStream { iface: n, handle: h }, peer)));
+                iface.listeners[l].waker = Some(cx.waker().clone());
+                if let Some(k) = taken {
+                    let h = iface.listeners[l].sockets.swap_remove(k);
+                    let s = iface.sockets.get_mut::<Socket>(h);
+                    let peer = s
+                        .remote_endpoint()
+                        .unwrap_or(IpEndpoint::new(IpAddress::v4(0, 0, 0, 0), 0));
+                    iface.replenish();
+                    return Poll::Ready(Ok((TcpStream { iface: n, handle: h }, peer)));
+                }
             }
             Poll::Pending
         })
@@ -109,8 +109,12 @@ impl TcpListener {
 impl Drop for TcpListener {
     fn drop(&mut self) {
         let mut net = NET.lock();
-        for &(n, h) in &self.waiting {
-            net[n].sockets.remove(h);
+        for i in net.iter_mut() {
+            if let Some(l) = i.listeners.iter().position(|l| l.port == self.port) {
+                for h in i.listeners.swap_remove(l).sockets {
+                    i.remove_socket(h);
+                }
+            }
         }
     }
 }
@@ -147,10 +151,10 @@ impl TcpStream {
             let mut net = NET.lock();
             let n = super::route(&net, remote.addr).ok_or(Error::NoInterface)?;
             let i = &mut net[n];
-            let mut s = new_socket(&options);
+            let mut s = stack::new_tcp_socket(&options)?;
             s.connect(i.iface.context(), remote, ephemeral_port())
                 .map_err(|_| Error::Unreachable)?;
-            let handle = i.sockets.add(s);
+            let handle = i.add_socket(s)?;
             i.kick();
             TcpStream { iface: n, handle }
         };

@@ -39,14 +39,26 @@ impl UdpSocket {
         if in_use {
             return Err(Error::AddrInUse);
         }
-        let mut sockets = Vec::new();
+        let cost = options.recv_buffer + options.send_buffer + super::budget::SOCKET_OVERHEAD;
+        let mut socket = UdpSocket { port, sockets: Vec::new() };
         for (n, i) in net.iter_mut().enumerate() {
+            if !super::budget::affordable(cost) {
+                drop(net);
+                return Err(Error::NoMemory); // `socket` drops those added so far
+            }
             let buf = |bytes| PacketBuffer::new(vec![PacketMetadata::EMPTY; 64], vec![0; bytes]);
             let mut s = Socket::new(buf(options.recv_buffer), buf(options.send_buffer));
-            s.bind(port).map_err(|_| Error::InvalidInput)?;
-            sockets.push((n, i.sockets.add(s)));
+            let added =
+                s.bind(port).map_err(|_| Error::InvalidInput).and_then(|()| i.add_socket(s));
+            match added {
+                Ok(h) => socket.sockets.push((n, h)),
+                Err(e) => {
+                    drop(net);
+                    return Err(e);
+                }
+            }
         }
-        Ok(UdpSocket { port, sockets })
+        Ok(socket)
     }
 
     pub fn port(&self) -> u16 {
@@ -112,7 +124,7 @@ impl Drop for UdpSocket {
     fn drop(&mut self) {
         let mut net = NET.lock();
         for &(n, h) in &self.sockets {
-            net[n].sockets.remove(h);
+            net[n].remove_socket(h);
         }
     }
 }
