@@ -162,7 +162,11 @@ rig_wait_end() {
 # rig_finish NAME: keeps the console log and removes the domain.
 rig_finish() {
   rig_triple_faults "$1" > "/out/$1/triple_faults"
-  [ -s "/out/$1/triple_faults" ] && say "guest $1: TRIPLE FAULT (see xl dmesg)"
+  if [ -s "/out/$1/triple_faults" ]; then
+    say "guest $1: TRIPLE FAULT (see xl dmesg); its memory is in $1/core"
+    xl dmesg > "/out/$1/xl-dmesg"
+    xl dump-core "$1" "/out/$1/core" > /dev/null 2>&1
+  fi
   xl destroy "$1" > /dev/null 2>&1
   now > "/out/$1/t_done"
   cp "$(console_log "$1")" "/out/$1/console" 2>/dev/null || : > "/out/$1/console"

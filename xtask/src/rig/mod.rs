@@ -163,10 +163,15 @@ fn nic(forwards: &[u16]) -> String {
     nic
 }
 
+/// QEMU's accelerator: TCG, one host thread per vCPU (`RIG_ACCEL` overrides it).
+fn accel() -> String {
+    std::env::var("RIG_ACCEL").unwrap_or_else(|_| "tcg,thread=multi".into())
+}
+
 fn qemu(files: &Files, mode: &str, timeout: Duration, forwards: &[u16]) -> Command {
     let mut cmd = Command::new("qemu-system-x86_64");
     let cpu = std::env::var("RIG_CPU").unwrap_or_else(|_| CPU.to_string());
-    cmd.args(["-accel", "tcg,thread=multi", "-machine", "q35", "-cpu", &cpu, "-smp", "2"])
+    cmd.args(["-accel", &accel(), "-machine", "q35", "-cpu", &cpu, "-smp", "2"])
         .args(["-m", "3072", "-display", "none", "-no-reboot", "-nic", &nic(forwards)])
         .arg("-kernel")
         .arg(&files.xen)
@@ -187,6 +192,10 @@ fn qemu(files: &Files, mode: &str, timeout: Duration, forwards: &[u16]) -> Comma
             u8::from(std::env::var_os("RIG_TRACE").is_some_and(|v| v == "1")),
             files.dom0.display()
         ));
+    // For hunting emulator problems: e.g. RIG_QEMU_ARGS="-d int -D /tmp/qemu.log".
+    if let Ok(extra) = std::env::var("RIG_QEMU_ARGS") {
+        cmd.args(extra.split_whitespace());
+    }
     cmd
 }
 
