@@ -1,0 +1,94 @@
+//! The guest command line (xl's `extra=`, written by whoever configures the domain): any
+//! UTF-8 text into `devices::cmdline` (pairs, get, has) and into the runtime's network
+//! configuration parser, kernel/src/net/config.rs, compiled here as it is.
+//!
+//! Checks: nothing panics; `pairs` gives one pair per word, keys without `=` or whitespace;
+//! `get` is the last pair's value and agrees with `has`; a parsed static IPv4 prefix is at
+//! most 32 and an IPv6 one at most 128; a static address or DHCP follows from the `ip`
+//! key alone; every error names a key that is on the line.
+#![no_main]
+
+extern crate alloc;
+
+#[path = "../../../kernel/src/net/config.rs"]
+#[allow(dead_code)]
+mod config;
+
+use devices::cmdline;
+use libfuzzer_sys::fuzz_target;
+
+fn check_cmdline(line: &str) {
+    let pairs: Vec<(&str, &str)> = cmdline::pairs(line).collect();
+    assert_eq!(pairs.len(), line.split_ascii_whitespace().count());
+    for &(k, v) in &pairs {
+        assert!(!k.contains('=') && !k.contains(|c: char| c.is_ascii_whitespace()), "key {k:?}");
+        assert!(!v.contains(|c: char| c.is_ascii_whitespace()), "value {v:?}");
+        assert!(cmdline::has(line, k));
+        let last = pairs.iter().rev().find(|p| p.0 == k).unwrap().1;
+        assert_eq!(cmdline::get(line, k), Some(last));
+    }
+    for key in ["log", "ip", "gw", "ip6", "dns", "", "="] {
+        assert_eq!(cmdline::has(line, key), cmdline::get(line, key).is_some());
+    }
+}
+
+/// The key `name` of vif `index`, as the parser names it.
+fn key_name(name: &str, index: usize) -> String {
+    if index == 0 {
+        name.to_string()
+    } else {
+        format!("{name}{index}")
+    }
+}
+
+fn check_config(line: &str, index: usize) {
+    let parsed = config::parse(line, index);
+    // Both modules read words split on ASCII whitespace only where the line has no other.
+    let ascii_words = line.split_whitespace().eq(line.split_ascii_whitespace());
+    match parsed {
+        Ok(c) => {
+            match &c.v4 {
+                config::V4::Dhcp => {
+                    if ascii_words {
+                        let ip = cmdline::get(line, &key_name("ip", index));
+                        assert!(matches!(ip, None | Some("dhcp")), "DHCP with ip={ip:?}");
+                    }
+                }
+                config::V4::Static { addr, gateway } => {
+                    assert!(addr.prefix_len() <= 32, "IPv4 prefix {}", addr.prefix_len());
+                    if ascii_words {
+                        let ip = cmdline::get(line, &key_name("ip", index)).expect("an ip key");
+                        assert_eq!(ip, format!("{}/{}", addr.address(), addr.prefix_len()));
+                        assert_eq!(
+                            gateway.is_some(),
+                            cmdline::has(line, &key_name("gw", index)),
+                            "gateway"
+                        );
+                    }
+                }
+            }
+            if let Some(v6) = c.v6 {
+                assert!(v6.prefix_len() <= 128, "IPv6 prefix {}", v6.prefix_len());
+            }
+            assert!(c.dns.len() <= line.matches(',').count() + 1);
+        }
+        Err(e) => {
+            // "KEY=VALUE is not valid", KEY one of the vif's keys, present on the line.
+            let (kv, rest) = e.split_once(' ').expect("an error names its key");
+            assert!(rest.ends_with("is not valid"), "{e}");
+            let (k, _) = kv.split_once('=').expect("KEY=VALUE");
+            let keys = ["ip", "gw", "ip6", "gw6", "dns"].map(|n| key_name(n, index));
+            assert!(keys.iter().any(|n| n == k), "error names {k:?}: {e}");
+            assert!(line.contains(&format!("{k}=")), "error names {k:?}, not on the line");
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&index, rest)) = data.split_first() else { return };
+    let Ok(line) = std::str::from_utf8(rest) else { return };
+    check_cmdline(line);
+    for i in [0, 1, usize::from(index % 8)] {
+        check_config(line, i);
+    }
+});
