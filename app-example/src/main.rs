@@ -145,10 +145,12 @@ async fn handle(req: Request) -> Response {
         return kv_route(&method, key, body).await;
     }
     let page = match path.as_str() {
-        "/" | "/status" | "/metrics" if !matches!(method.as_str(), "GET" | "HEAD") => {
+        "/" | "/status" | "/metrics" | "/hello" if !matches!(method.as_str(), "GET" | "HEAD") => {
             return method_not_allowed("GET, HEAD");
         }
         "/" | "/status" => status_page(),
+        // A page that never changes (load tests and benchmarks compare its length).
+        "/hello" => Ok(Response::text(200, "hello from app-example\n")),
         "/metrics" => metrics_page().await,
         _ => return Response::text(404, "not found\n"),
     };

@@ -318,10 +318,83 @@ fn check_libraries(root: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `path` of the unpacked packages `x`, with its symbolic links followed inside `x` (an
+/// absolute link target is a path of the package tree, not of the host).
+fn resolve_in(x: &Path, path: &Path) -> Result<PathBuf> {
+    let mut p = path.to_path_buf();
+    for _ in 0..16 {
+        match std::fs::read_link(&p) {
+            Ok(t) if t.is_absolute() => p = x.join(t.strip_prefix("/")?),
+            Ok(t) => p = p.parent().context("link without a parent")?.join(t),
+            Err(_) => return Ok(p),
+        }
+    }
+    bail!("{}: too many levels of links", path.display())
+}
+
+/// Copies program `rel` of the unpacked packages into `root/bin`, with the dynamic loader
+/// and every shared object it needs, transitively (as `ldd` would list them).
+fn install_dynamic(x: &Path, rel: &str, root: &Path) -> Result<()> {
+    let name = Path::new(rel).file_name().context("a program path")?;
+    std::fs::copy(x.join(rel), root.join("bin").join(name))
+        .with_context(|| format!("{rel} is not in the unpacked packages"))?;
+    let mut todo = vec![x.join(rel)];
+    let mut seen = BTreeSet::new();
+    while let Some(p) = todo.pop() {
+        for lib in crate::elf::needed(&std::fs::read(&p)?)? {
+            if !seen.insert(lib.clone()) {
+                continue;
+            }
+            let (dir, src) = LIB_DIRS
+                .iter()
+                .map(|d| (d, x.join(d).join(&lib)))
+                .find(|(_, p)| p.exists())
+                .with_context(|| format!("{lib} (for {rel}) is not in the unpacked packages"))?;
+            let src = resolve_in(x, &src)?;
+            std::fs::create_dir_all(root.join(dir))?;
+            std::fs::copy(&src, root.join(dir).join(&lib))?;
+            todo.push(src);
+        }
+    }
+    let loader = "lib64/ld-linux-x86-64.so.2";
+    std::fs::create_dir_all(root.join("lib64"))?;
+    std::fs::copy(resolve_in(x, &x.join(loader))?, root.join(loader))?;
+    Ok(())
+}
+
+/// nginx in the Linux guest: one worker, a small static page (`rig.nginx=1` starts it).
+pub const NGINX_CONF: &str = "\
+user root;
+worker_processes 1;
+daemon on;
+pid /tmp/nginx.pid;
+error_log stderr warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    default_type text/plain;
+    client_body_temp_path /tmp;
+    proxy_temp_path /tmp;
+    fastcgi_temp_path /tmp;
+    uwsgi_temp_path /tmp;
+    scgi_temp_path /tmp;
+    keepalive_requests 1000000;
+    server {
+        listen 80 backlog=4096;
+        root /www;
+    }
+}
+";
+
 /// The Linux yardstick guest's root.
 pub fn guest_root(x: &Path, kernel_version: &str, root: &Path) -> Result<()> {
     mkdirs(root, &["bin", "etc", "proc", "sys", "dev", "tmp", "lib/modules"])?;
     std::fs::copy(x.join("bin/busybox"), root.join("bin/busybox"))?;
+    // nginx, the real server `cargo xtask bench http` measures app-example against.
+    install_dynamic(x, "usr/sbin/nginx", root)?;
+    std::fs::write(root.join("etc/nginx.conf"), NGINX_CONF)?;
+    std::fs::write(root.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n")?;
+    std::fs::write(root.join("etc/group"), "root:x:0:\n")?;
     install_modules(x, kernel_version, GUEST_MODULES, root, &root.join("etc/modules.list"))?;
     write_exec(&root.join("init"), GUEST_INIT)?;
     let src = root.join("../blkbench.c");

@@ -3,6 +3,8 @@
 #   rig.ip=ADDR/LEN     configures eth0; rig.ip=dhcp asks DHCP (udhcpc, in the background)
 #   rig.ip1=...         the same for eth1
 #   rig.httpd=1         serves HTTP on port 80 (busybox httpd; / is a one-line page)
+#   rig.nginx=1         serves HTTP on port 80 with nginx (/etc/nginx.conf): /hello is the
+#                       same page as app-example's /hello, for `cargo xtask bench http`
 #   rig.disk-marker=S   writes S at the start of xvda
 #   rig.blkbench=MIB,OPS,RUNS `cargo xtask bench blk` on xvda (blkbench.c), then "bench done"
 #   rig.bench=BYTES     `cargo xtask bench net` services: TCP discard on port 9, and a TCP
@@ -20,6 +22,7 @@ for w in $(cat /proc/cmdline); do
     rig.ip1=*) ip1=${w#rig.ip1=} ;;
     rig.disk-marker=*) marker=${w#rig.disk-marker=} ;;
     rig.httpd=1) httpd=1 ;;
+    rig.nginx=1) nginx=1 ;;
     rig.bench=*) bench=${w#rig.bench=} ;;
     rig.blkbench=*) blkbench=${w#rig.blkbench=} ;;
   esac
@@ -60,6 +63,10 @@ fi
 if [ -n "$httpd" ]; then
   mkdir -p /www && echo "linux-guest: hello over HTTP" > /www/index.html
   httpd -p 80 -h /www && echo "linux-guest: httpd on port 80"
+fi
+if [ -n "$nginx" ]; then
+  mkdir -p /www && printf 'hello from app-example\n' > /www/hello
+  nginx -c /etc/nginx.conf && echo "linux-guest: nginx on port 80"
 fi
 if [ -n "$bench" ]; then
   # busybox nc serves one connection (-e: the rest of the line runs on it), hence the loops.

@@ -66,7 +66,7 @@ pub fn build() -> Result<Files> {
     (FORMAT, &names, initramfs::DOM0_INIT, initramfs::DOM0_LIB, initramfs::LOCKING).hash(&mut h);
     (initramfs::GUEST_INIT, initramfs::DOM0_MODULES, initramfs::GUEST_MODULES).hash(&mut h);
     initramfs::GUEST_BLKBENCH.hash(&mut h);
-    initramfs::TRIPLE_FAULT_CRASH.hash(&mut h);
+    (initramfs::TRIPLE_FAULT_CRASH, initramfs::NGINX_CONF).hash(&mut h);
     initramfs::DOM0_PROGRAMS.hash(&mut h);
     let key = format!("{:016x}", h.finish());
     let stamp = out.join("inputs");

@@ -24,6 +24,8 @@ pub const TOOLS: &[&str] = &[
     "socat",
     // ApacheBench, the load generator of the `load` tests and `cargo xtask bench http`.
     "apache2-utils",
+    // The Linux guest's web server for `cargo xtask bench http`.
+    "nginx",
 ];
 
 /// Library packages the resolver would follow but no program in the machine loads. The
