@@ -41,6 +41,12 @@ fn key_name(name: &str, index: usize) -> String {
     }
 }
 
+/// The value of the last word `KEY=VALUE` (bare words are flags, not keys with a value).
+fn last_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let prefix = format!("{key}=");
+    line.split_ascii_whitespace().rev().find_map(|w| w.strip_prefix(prefix.as_str()))
+}
+
 fn check_config(line: &str, index: usize) {
     let parsed = config::parse(line, index);
     // Both modules read words split on ASCII whitespace only where the line has no other.
@@ -50,20 +56,18 @@ fn check_config(line: &str, index: usize) {
             match &c.v4 {
                 config::V4::Dhcp => {
                     if ascii_words {
-                        let ip = cmdline::get(line, &key_name("ip", index));
+                        let ip = last_value(line, &key_name("ip", index));
                         assert!(matches!(ip, None | Some("dhcp")), "DHCP with ip={ip:?}");
                     }
                 }
                 config::V4::Static { addr, gateway } => {
                     assert!(addr.prefix_len() <= 32, "IPv4 prefix {}", addr.prefix_len());
                     if ascii_words {
-                        let ip = cmdline::get(line, &key_name("ip", index)).expect("an ip key");
-                        assert_eq!(ip, format!("{}/{}", addr.address(), addr.prefix_len()));
-                        assert_eq!(
-                            gateway.is_some(),
-                            cmdline::has(line, &key_name("gw", index)),
-                            "gateway"
-                        );
+                        let ip = last_value(line, &key_name("ip", index)).expect("an ip key");
+                        let (a, _) = ip.split_once('/').expect("ADDR/LEN");
+                        assert_eq!(a.parse::<std::net::Ipv4Addr>().ok(), Some(addr.address()));
+                        let gw = last_value(line, &key_name("gw", index));
+                        assert_eq!(gateway.is_some(), gw.is_some(), "gateway");
                     }
                 }
             }

@@ -23,8 +23,8 @@ mod common;
 use common::{Input, Mem};
 use devices::netfront::{
     Buffer, Netfront, SendError, MAX_FRAME, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETRXF_MORE_DATA,
-    NETTXF_MORE_DATA, PAGE_SIZE, RXREQ_GREF, RXREQ_ID, RX_SLOT, TXREQ_FLAGS, TXREQ_GREF,
-    TXREQ_ID, TXREQ_OFFSET, TXREQ_SIZE, TX_SLOT,
+    NETTXF_MORE_DATA, PAGE_SIZE, RXREQ_GREF, RXREQ_ID, RX_SLOT, TXREQ_FLAGS, TXREQ_GREF, TXREQ_ID,
+    TXREQ_OFFSET, TXREQ_SIZE, TX_SLOT,
 };
 use devices::ring::{OFF_REQ_PROD, OFF_RING, OFF_RSP_EVENT, OFF_RSP_PROD};
 use devices::shmem::SharedMem;
@@ -251,10 +251,7 @@ fn bufs(pages: &[Mem], base: u32) -> Vec<Buffer<&Mem>> {
 
 fn check_frame(frame: &[u8]) {
     assert!(!frame.is_empty() && frame.len() <= MAX_FRAME, "frame of {} bytes", frame.len());
-    assert!(
-        frame.iter().all(|b| b & 0x80 != 0),
-        "a frame with bytes that no response described"
-    );
+    assert!(frame.iter().all(|b| b & 0x80 != 0), "a frame with bytes that no response described");
 }
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
@@ -288,7 +285,9 @@ fn run(inp: &mut Input) {
         match inp.u8() % 16 {
             0..=2 => {
                 let len = match inp.u8() % 8 {
-                    0 => inp.pick(&[0, 1, 4096, 4097, 8192, MAX_FRAME - 1, MAX_FRAME, MAX_FRAME + 1]),
+                    0 => {
+                        inp.pick(&[0, 1, 4096, 4097, 8192, MAX_FRAME - 1, MAX_FRAME, MAX_FRAME + 1])
+                    }
                     1 => usize::from(inp.u16()) + 1,
                     _ => usize::from(inp.u16() % 1514) + 1,
                 };
