@@ -15,7 +15,7 @@ use std::time::Duration;
 type Samples = BTreeMap<(String, String), Vec<(f64, f64)>>;
 
 pub fn run(args: &[String]) -> Result<bool> {
-    let usage = "usage: cargo xtask bench net|blk [--mib N] [--runs N]";
+    let usage = "usage: cargo xtask bench net|blk|http [--mib N] [--runs N]";
     let (what, rest) = args.split_first().context(usage)?;
     let (mut mib, mut runs) = (None, RUNS);
     let mut it = rest.iter();
@@ -37,7 +37,11 @@ pub fn run(args: &[String]) -> Result<bool> {
         // under the emulation; it never did at 4 MiB.
         "net" => net_plan(&testapp.path, mib.unwrap_or(4) << 20, runs),
         "blk" => blk_plan(&testapp.path, mib.unwrap_or(32), runs)?,
-        other => bail!("unknown benchmark {other:?} (net, blk)"),
+        "http" => {
+            let app = build::build(&Options::new("app-example"))?;
+            http_plan(&app.path, runs)
+        }
+        other => bail!("unknown benchmark {other:?} (net, blk, http)"),
     };
     let (report, out) = crate::rig::run_plan_in("bench", &plan, Duration::from_secs(1800))?;
     for p in &report.problems {
@@ -116,6 +120,57 @@ fn net_plan(testapp: &Path, bytes: u64, runs: u64) -> (Plan, Vec<String>) {
     (plan, vec!["bench-ours/dom0-bench.out".into()])
 }
 
+/// dom0's side of `bench http`: ApacheBench at each concurrency against ours (10.0.0.3),
+/// then Linux with nginx (10.0.0.2), $RUNS times, each answer a new connection (no -k).
+/// Lines: `bench http-cC GUEST SECONDS REQUESTS`.
+const HTTP_SCRIPT: &str = r#"
+i=0; while ! grep -q 'linux-guest: nginx on port 80' "$(console_log bench-linux)" 2> /dev/null; do
+  [ $i -ge 300 ] && { echo "bench-failed linux: nginx not up"; touch /run/bench-done; exit 1; }
+  sleep 1; i=$((i + 1))
+done
+echo() { command echo "$@"; command echo "@@rig $*" > /dev/console; }
+ulimit -n 4096
+ab_run() {
+  ab -q -s 30 -n $N -c $2 http://$1/hello > /tmp/ab.out 2>&1; rc=$?
+  secs=$(awk '/^Time taken for tests:/ {print $5}' /tmp/ab.out)
+  done=$(awk '/^Complete requests:/ {print $3}' /tmp/ab.out)
+  bad=$(awk '/^Failed requests:/ {print $3}' /tmp/ab.out)
+  if [ $rc = 0 ] && [ "$done" = $N ] && [ "$bad" = 0 ] && ! grep -q Non-2xx /tmp/ab.out; then
+    echo "bench http-c$2 $3 $secs $done"
+  else
+    echo "bench-failed http-c$2 $3 rc $rc: $(grep -E '^(Failed|Non-2xx)|apr_' /tmp/ab.out | tr '
+' ' ')"
+  fi
+}
+r=0
+while [ $r -lt $RUNS ]; do
+  for c in 1 10 100; do ab_run 10.0.0.3 $c ours; ab_run 10.0.0.2 $c linux; done
+  r=$((r + 1))
+done
+touch /run/bench-done
+"#;
+
+/// app-example and the Linux guest's nginx, both serving /hello, on xenbr0.
+fn http_plan(app: &Path, runs: u64) -> (Plan, Vec<String>) {
+    let mut ours = Guest::ours("bench-ours", app, "log=warn ip=10.0.0.3/24");
+    ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
+    let script = format!("N={HTTP_REQUESTS}; RUNS={runs}
+{HTTP_SCRIPT}");
+    let ours = ours
+        .step(Step::WaitOutput("app-example: serving HTTP".into(), 120))
+        .step(Step::Dom0("bench".into(), script));
+    let mut linux = Guest::linux("bench-linux", "rig.ip=10.0.0.2/24 rig.nginx=1");
+    linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:02".into());
+    let linux = linux
+        .step(Step::WaitOutput("linux-guest: ready".into(), 300))
+        .step(Step::Dom0("wait".into(), "while [ ! -e /run/bench-done ]; do sleep 1; done".into()));
+    let plan = Plan { batches: vec![vec![ours, linux]], ..Plan::default() };
+    (plan, vec!["bench-ours/dom0-bench.out".into()])
+}
+
+/// Requests per ab run of `bench http`.
+const HTTP_REQUESTS: u32 = 2000;
+
 /// 4 KiB random requests per phase and run.
 const BLK_OPS: u64 = 1000;
 
@@ -164,7 +219,8 @@ fn parse(text: &str) -> Result<(Samples, Vec<String>)> {
 /// What a measure's samples mean: its unit and the rate of one (seconds, amount).
 fn unit(measure: &str) -> (&'static str, fn(f64, f64) -> f64) {
     match measure {
-        "http" | "rand-read" | "rand-write" => ("per s", |s, a| a / s),
+        m if m.starts_with("http") => ("per s", |s, a| a / s),
+        "rand-read" | "rand-write" => ("per s", |s, a| a / s),
         _ => ("MiB/s", |s, a| a / s / f64::from(1 << 20)),
     }
 }
