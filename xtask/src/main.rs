@@ -9,6 +9,7 @@ mod bench;
 mod build;
 mod e2e;
 mod elf;
+mod fuzz;
 mod interrupt;
 mod manifest;
 mod new;
@@ -44,6 +45,11 @@ commands:
                             disk I/O (blk, over N MiB, default 32); ratios in target/bench/
   test [host|qemu|e2e]...   run every test (or only the parts named): host tests, plain-QEMU boot tests, and the
                             end-to-end tests under real Xen in the emulated machine
+  fuzz [--secs N] [--runs N] [TARGET]...
+                            run the cargo-fuzz targets of devices/fuzz and app-example/fuzz
+                            one after the other, N seconds each (default 60) or N executions;
+                            installs nightly and cargo-fuzz if missing; crash inputs and logs
+                            in target/fuzz/
   rig build                 build (or reuse) the emulated Xen machine's boot files
   rig shell                 boot the emulated Xen machine with an interactive dom0 shell
   help                      this text
@@ -77,6 +83,7 @@ fn run(args: &[String]) -> Result<bool> {
         "test" => test::run(test::Parts::parse(rest)?),
         "run" => run::run(rest),
         "bench" => bench::run(rest),
+        "fuzz" => fuzz::run(&fuzz::Options::parse(rest)?),
         "new" => new::run(rest),
         "xl" => {
             let opts = build::Options::parse(rest)?;
