@@ -143,6 +143,10 @@ pub struct Netfront<R, B> {
     /// The buffer id posted at each RX ring position (extra-info responses carry no id:
     /// they use the buffer of the request in their slot).
     rx_slot_id: Vec<u16>,
+    /// The ring position each posted buffer was last posted at: a slot gives its buffer
+    /// back only if that posting is still the buffer's (a response naming the buffer out
+    /// of order may have given it back, and it may have been posted again elsewhere).
+    rx_posted_at: Vec<u32>,
     /// Fragments of a frame whose chain is not complete yet.
     partial: Vec<u8>,
     rx_state: RxState,
@@ -167,6 +171,7 @@ impl<R: SharedMem, B: SharedMem> Netfront<R, B> {
             rx_free: (0..rx_bufs.len() as u32).rev().map(|i| i as u16).collect(),
             rx_posted: alloc::vec![false; rx_bufs.len()],
             rx_slot_id: alloc::vec![0; rx_size],
+            rx_posted_at: alloc::vec![0; rx_bufs.len()],
             rx_bufs,
             partial: Vec::new(),
             rx_state: RxState::default(),
@@ -189,6 +194,7 @@ impl<R: SharedMem, B: SharedMem> Netfront<R, B> {
             self.rx.push_request(&req).expect("a free slot was checked");
             self.rx_slot_id[(pos % self.rx.size()) as usize] = id;
             self.rx_posted[id as usize] = true;
+            self.rx_posted_at[id as usize] = pos;
             any = true;
         }
         any && self.rx.publish()
@@ -288,14 +294,21 @@ impl<R: SharedMem, B: SharedMem> Netfront<R, B> {
                 }
             }
             let slot_id = self.rx_slot_id[(pos % self.rx.size()) as usize];
+            // The buffer of the request in this slot, if it is still posted by that request.
+            let slot_buf = (self.rx_posted[slot_id as usize]
+                && self.rx_posted_at[slot_id as usize] == pos)
+                .then_some(slot_id);
             if self.rx_state.extras {
                 // An extra-info slot: no id of its own; its request's buffer is free again.
                 self.rx_state.extras = rsp[EXTRA_FLAGS] & XEN_NETIF_EXTRA_FLAG_MORE != 0;
-                if let Err(e) = self.release_rx(slot_id) {
-                    self.rx_state.bad.get_or_insert(e);
+                match slot_buf {
+                    Some(id) => self.release_rx(id),
+                    None => {
+                        self.rx_state.bad.get_or_insert(NetError::BadRxId(slot_id));
+                    }
                 }
             } else {
-                self.fragment(&rsp, slot_id);
+                self.fragment(&rsp, slot_buf);
             }
             if self.rx_state.more || self.rx_state.extras {
                 continue;
@@ -323,7 +336,7 @@ impl<R: SharedMem, B: SharedMem> Netfront<R, B> {
     }
 
     /// One data response of a frame: validated, then its bytes appended to `partial`.
-    fn fragment(&mut self, rsp: &[u8; RX_SLOT], slot_id: u16) {
+    fn fragment(&mut self, rsp: &[u8; RX_SLOT], slot_buf: Option<u16>) {
         let id = u16::from_le_bytes([rsp[RXRSP_ID], rsp[RXRSP_ID + 1]]);
         let offset = u16::from_le_bytes([rsp[RXRSP_OFFSET], rsp[RXRSP_OFFSET + 1]]);
         let flags = u16::from_le_bytes([rsp[RXRSP_FLAGS], rsp[RXRSP_FLAGS + 1]]);
@@ -333,9 +346,8 @@ impl<R: SharedMem, B: SharedMem> Netfront<R, B> {
         st.extras = flags & NETRXF_EXTRA_INFO != 0;
         let err = if !self.rx_posted.get(id as usize).copied().unwrap_or(false) {
             // The slot's own request is consumed all the same: recycle its buffer.
-            if self.rx_posted[slot_id as usize] {
-                self.rx_posted[slot_id as usize] = false;
-                self.rx_free.push(slot_id);
+            if let Some(b) = slot_buf {
+                self.release_rx(b);
             }
             Some(NetError::BadRxId(id))
         } else {
@@ -369,15 +381,10 @@ impl<R: SharedMem, B: SharedMem> Netfront<R, B> {
     }
 
     /// Gives a posted buffer back to the free list.
-    fn release_rx(&mut self, id: u16) -> Result<(), NetError> {
-        match self.rx_posted.get_mut(id as usize) {
-            Some(p) if *p => {
-                *p = false;
-                self.rx_free.push(id);
-                Ok(())
-            }
-            _ => Err(NetError::BadRxId(id)),
-        }
+    fn release_rx(&mut self, id: u16) {
+        debug_assert!(self.rx_posted[id as usize]);
+        self.rx_posted[id as usize] = false;
+        self.rx_free.push(id);
     }
 
     /// TX requests not yet answered (pages lent to the backend).
@@ -672,6 +679,46 @@ mod tests {
             f.post_rx();
         }
         assert!(f.stats.protocol_errors >= 4 && f.stats.rx_errors == 1, "{:?}", f.stats);
+    }
+
+    #[test]
+    fn a_stale_slot_does_not_give_back_a_buffer_posted_again() {
+        // Found by the netfront_responses fuzz target. Buffer 1 is posted at position 1; a
+        // response at position 0 names it (out of order), so it is given back and posted
+        // again at position 2. Then the response at position 1 names no buffer: its slot's
+        // posting of buffer 1 was already answered, so nothing may be given back. Giving
+        // buffer 1 back again would post it twice (positions 2 and 3).
+        let (mut f, mut b) = setup(4, 2);
+        assert_eq!(b.rx_request().0, 0);
+        assert_eq!(b.rx_request().0, 1);
+        b.push_rx_response(1, 0, 0, 10);
+        assert!(f.recv().unwrap().is_some());
+        f.post_rx();
+        assert_eq!(b.rx_request().0, 1, "posted again at position 2");
+        b.push_rx_response(999, 0, 0, 10);
+        assert_eq!(f.recv(), Err(NetError::BadRxId(999)));
+        f.post_rx();
+        assert_eq!(b.rx.load_u32(OFF_REQ_PROD), 3, "buffer 1 posted twice");
+        // Honest answers for what the backend holds (positions 2 and 0's buffer, which
+        // is still posted) bring both back.
+        b.push_rx_response(1, 0, 0, 10);
+        assert!(f.recv().unwrap().is_some());
+        f.post_rx();
+        assert_eq!(b.rx_request().0, 1);
+        assert_eq!(b.rx.load_u32(OFF_REQ_PROD), 4);
+
+        // The same with an extra-info slot at the stale position.
+        let (mut f, mut b) = setup(4, 2);
+        b.rx_request();
+        b.rx_request();
+        b.push_rx_response(1, 0, NETRXF_EXTRA_INFO, 10);
+        assert_eq!(f.recv().unwrap(), None, "waits for the extra slot");
+        f.post_rx();
+        assert_eq!(b.rx_request().0, 1, "posted again at position 2");
+        b.push_rx_response(0, 0, 0, 0); // the extra slot, at position 1
+        assert_eq!(f.recv(), Err(NetError::BadRxId(1)));
+        f.post_rx();
+        assert_eq!(b.rx.load_u32(OFF_REQ_PROD), 3, "buffer 1 posted twice");
     }
 
     #[test]
