@@ -17,7 +17,7 @@ use crate::mem::{self, NoMemory};
 use alloc::vec::Vec;
 use kernel::block::{self, Disk};
 use map::Map;
-use record::{Cursor, Kind};
+use record::{Cursor, Kind, ReplayError};
 pub use record::{MAX_KEY, MAX_VALUE};
 
 #[derive(Debug)]
@@ -69,6 +69,17 @@ pub struct Recovery {
     pub formatted: bool,
 }
 
+/// The disk, as the replay reads it.
+struct Sectors<'a>(&'a Disk);
+
+impl record::Sectors for Sectors<'_> {
+    type Error = block::Error;
+
+    async fn read(&self, sector: u64, buf: &mut [u8]) -> Result<(), block::Error> {
+        self.0.read_at(sector * self.0.sector_size() as u64, buf).await
+    }
+}
+
 pub struct Store {
     disk: Disk,
     map: Map,
@@ -97,39 +108,26 @@ impl Store {
 
     async fn replay(&mut self) -> Result<(), Error> {
         let ss = self.disk.sector_size();
-        let mut rec = record::zeroed(ss)?;
-        loop {
-            if !self.log.more() {
-                return Ok(());
+        let map = &mut self.map;
+        let found = record::replay(&Sectors(&self.disk), &mut self.log, ss, |r| match r.kind {
+            Kind::Put => map.insert_copy(r.key, r.value),
+            Kind::Delete => {
+                map.remove(r.key);
+                Ok(())
             }
-            rec.truncate(ss);
-            self.disk.read_at(self.log.tail * ss as u64, &mut rec).await?;
-            let h = match self.log.header(&rec) {
-                Ok(Some(h)) => h,
-                Ok(None) => return Ok(()), // the end of the log
-                Err(record::Corrupt) => break,
-            };
-            if h.sectors > 1 {
-                let len = h.sectors as usize * ss;
-                rec.try_reserve_exact(len - ss)?;
-                rec.resize(len, 0);
-                let next = (self.log.tail + 1) * ss as u64;
-                self.disk.read_at(next, &mut rec[ss..]).await?;
-            }
-            let Ok(r) = self.log.next(&h, &rec) else { break };
-            match r.kind {
-                Kind::Put => self.map.insert(mem::try_string(r.key)?, mem::try_copy(r.value)?)?,
-                Kind::Delete => {
-                    self.map.remove(r.key);
-                }
-            }
-            self.recovery.records += 1;
+        })
+        .await
+        .map_err(|e| match e {
+            ReplayError::Disk(e) => Error::Disk(e),
+            ReplayError::NoMemory => Error::NoMemory,
+        })?;
+        if let Some(at) = found.corrupt_at {
+            log::error!(
+                "kv: bad record at sector {at} (torn or corrupt write): it and anything after it are ignored"
+            );
         }
-        log::error!(
-            "kv: bad record at sector {} (torn or corrupt write): it and anything after it are ignored",
-            self.log.tail
-        );
-        self.recovery.corrupt_at = Some(self.log.tail);
+        self.recovery.records = found.records;
+        self.recovery.corrupt_at = found.corrupt_at;
         Ok(())
     }
 

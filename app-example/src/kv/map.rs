@@ -30,6 +30,7 @@ impl Map {
         self.find(key).is_ok()
     }
 
+    #[allow(clippy::len_without_is_empty)] // only ever counted
     pub fn len(&self) -> usize {
         self.entries.len()
     }
@@ -49,6 +50,17 @@ impl Map {
             }
         }
         Ok(())
+    }
+
+    /// Sets `key` to a copy of `value`; fails, changing nothing, if memory is short.
+    pub fn insert_copy(&mut self, key: &str, value: &[u8]) -> Result<(), TryReserveError> {
+        let mut k = String::new();
+        k.try_reserve_exact(key.len())?;
+        k.push_str(key);
+        let mut v = Vec::new();
+        v.try_reserve_exact(value.len())?;
+        v.extend_from_slice(value);
+        self.insert(k, v)
     }
 
     /// Removes `key`; true if it was there.

@@ -1,7 +1,7 @@
 //! The store's on-disk format: the superblock and the log's records, encoded and decoded.
 //!
-//! Pure (no `kernel`): the replay at start-up decodes with [`Cursor`], and the fuzz crate
-//! includes this file with `#[path]` to feed it arbitrary disk images.
+//! Pure (no `kernel`): the replay at start-up is [`replay`] over the disk, and the fuzz
+//! crate includes this file with `#[path]` to replay arbitrary disk images.
 //!
 //! A record starts on a sector boundary: a 24-byte header (magic `KVR1`, sequence number,
 //! kind, a zero byte, key and value lengths, CRC-32 over the header's other fields, the key
@@ -9,6 +9,7 @@
 
 use alloc::collections::TryReserveError;
 use alloc::vec::Vec;
+use core::future::Future;
 
 pub const SUPER_MAGIC: &[u8; 8] = b"KVSTORE1";
 const RECORD_MAGIC: &[u8; 4] = b"KVR1";
@@ -103,6 +104,8 @@ pub struct Header {
 /// One record, checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Record<'a> {
+    /// The sector it starts at.
+    pub at: u64,
     pub kind: Kind,
     pub key: &'a str,
     pub value: &'a [u8],
@@ -166,9 +169,10 @@ impl Cursor {
             return Err(Corrupt);
         }
         let key = core::str::from_utf8(key).map_err(|_| Corrupt)?;
+        let at = self.tail;
         self.tail += h.sectors;
         self.seq += 1;
-        Ok(Record { kind: h.kind, key, value })
+        Ok(Record { at, kind: h.kind, key, value })
     }
 
     /// Sectors [`encode`] writes for a record of these lengths before its end-of-log
@@ -183,4 +187,76 @@ impl Cursor {
         self.tail += sectors;
         self.seq += 1;
     }
+}
+
+/// Whole sectors of the disk the log is on.
+pub trait Sectors {
+    type Error;
+    /// Fills `buf` (whole sectors) from `sector` on.
+    fn read(
+        &self,
+        sector: u64,
+        buf: &mut [u8],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+/// Why a replay stopped short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplayError<E> {
+    Disk(E),
+    NoMemory,
+}
+
+impl<E> From<TryReserveError> for ReplayError<E> {
+    fn from(_: TryReserveError) -> Self {
+        ReplayError::NoMemory
+    }
+}
+
+/// What a replay found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Replayed {
+    pub records: u64,
+    /// The sector of a bad (torn or corrupt) record, where the log was cut.
+    pub corrupt_at: Option<u64>,
+}
+
+/// Replays the log from `log` (a new cursor: sector 1) to its end or its first bad record,
+/// giving every sound record to `apply` in order; `log` is left where the next record goes.
+pub async fn replay<D: Sectors>(
+    disk: &D,
+    log: &mut Cursor,
+    sector_size: usize,
+    mut apply: impl FnMut(Record<'_>) -> Result<(), TryReserveError>,
+) -> Result<Replayed, ReplayError<D::Error>> {
+    let mut found = Replayed::default();
+    let mut rec = zeroed(sector_size)?;
+    while log.more() {
+        rec.truncate(sector_size);
+        disk.read(log.tail, &mut rec).await.map_err(ReplayError::Disk)?;
+        let h = match log.header(&rec) {
+            Ok(Some(h)) => h,
+            Ok(None) => break, // the end of the log
+            Err(Corrupt) => {
+                found.corrupt_at = Some(log.tail);
+                break;
+            }
+        };
+        if h.sectors > 1 {
+            let len = h.sectors as usize * sector_size;
+            rec.try_reserve_exact(len - sector_size)?;
+            rec.resize(len, 0);
+            let rest = &mut rec[sector_size..];
+            disk.read(log.tail + 1, rest).await.map_err(ReplayError::Disk)?;
+        }
+        match log.next(&h, &rec) {
+            Ok(r) => apply(r)?,
+            Err(Corrupt) => {
+                found.corrupt_at = Some(log.tail);
+                break;
+            }
+        }
+        found.records += 1;
+    }
+    Ok(found)
 }
