@@ -141,8 +141,10 @@ async fn write_response(
     if let Some(allow) = r.allow {
         write!(TryWriter(&mut out), "Allow: {allow}\r\n").map_err(drop)?;
     }
-    let close = if keep_alive { "" } else { "Connection: close\r\n" };
-    write!(TryWriter(&mut out), "{close}\r\n").map_err(drop)?;
+    // Said both ways: an HTTP/1.0 client (ab -k) keeps a connection only when told so, and
+    // otherwise reads until the server closes.
+    let connection = if keep_alive { "keep-alive" } else { "close" };
+    write!(TryWriter(&mut out), "Connection: {connection}\r\n\r\n").map_err(drop)?;
     out.try_reserve_exact(body.len()).map_err(drop)?;
     out.extend_from_slice(body);
     stream.write_all(&out).await.map_err(drop)
