@@ -154,8 +154,7 @@ touch /run/bench-done
 fn http_plan(app: &Path, runs: u64) -> (Plan, Vec<String>) {
     let mut ours = Guest::ours("bench-ours", app, "log=warn ip=10.0.0.3/24");
     ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
-    let script = format!("N={HTTP_REQUESTS}; RUNS={runs}
-{HTTP_SCRIPT}");
+    let script = format!("N={HTTP_REQUESTS}; RUNS={runs}\n{HTTP_SCRIPT}");
     let ours = ours
         .step(Step::WaitOutput("app-example: serving HTTP".into(), 120))
         .step(Step::Dom0("bench".into(), script));

@@ -195,7 +195,9 @@ const CONNS_BURST: &str = "ulimit -n 4096; ab -r -q -s 120 -n 1000 -c 1000 http:
     grep -E '^(Complete|Failed|Non-2xx|Time taken)|Connect:|apr_' /tmp/ab.out; echo \"ab exit $rc\"";
 
 /// 200 connections that each send a request head one byte every 5 s (busybox nc), and
-/// meanwhile five ordinary requests, each of which must be answered within 10 s.
+/// meanwhile five ordinary requests, each of which must be answered within 10 s. Killing
+/// the nc processes ends the clients (their next write fails); `killall sleep` would also
+/// end dom0's watchdog, which powers the machine off.
 const SLOWLORIS: &str = "i=0; while [ $i -lt 200 ]; do \
       ( (printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\n'; while :; do sleep 5; printf X; done) \
         | nc IP 80 > /dev/null 2>&1 ) < /dev/null > /dev/null 2>&1 & i=$((i+1)); done; \
@@ -204,7 +206,7 @@ const SLOWLORIS: &str = "i=0; while [ $i -lt 200 ]; do \
       echo \"request $k: $c\"; [ \"$c\" = 200 ] && ok=$((ok+1)); sleep 2; done; \
     echo \"normal requests served: $ok of 5\"; \
     echo \"slow clients still connected: $(netstat -tn | grep -c 'IP:80 *ESTABLISHED')\"; \
-    killall nc sleep > /dev/null 2>&1; true";
+    killall nc > /dev/null 2>&1; true";
 
 /// ab completed `n` requests with none failed and every answer a 2xx.
 fn expect_ab(r: &GuestResult, step: &str, n: u32) -> Result<(), String> {
