@@ -146,6 +146,12 @@ mod tests {
     }
 
     #[test]
+    fn crc32_is_zlibs() {
+        assert_eq!(record::crc32(&[b"1234", b"56789"]), 0xCBF4_3926);
+        assert_eq!(record::crc32(&[record::SUPER_MAGIC]), 0x66C6_C7C2);
+    }
+
+    #[test]
     fn records_written_are_replayed() {
         let big = vec![7u8; 3000];
         let ops = [(Kind::Put, "a", &b"one"[..]), (Kind::Put, "b", &big), (Kind::Delete, "a", &[])];
