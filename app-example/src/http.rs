@@ -15,6 +15,12 @@ use kernel::net::TcpStream;
 /// Bytes asked of the stream at a time.
 const READ_CHUNK: usize = 2048;
 
+/// How long a request may take to arrive, from the end of the previous answer (or the
+/// connection's start) to its last body byte. A connection idle for longer is closed, and
+/// one whose request is still incomplete gets 408: a client trickling a head (slowloris)
+/// cannot hold a connection and its buffers for ever.
+const REQUEST_TIMEOUT: kernel::time::Duration = kernel::time::Duration::from_secs(60);
+
 pub struct Request {
     pub method: String,
     pub path: String,
@@ -53,6 +59,7 @@ fn reason(status: u16) -> &'static str {
         204 => "No Content",
         400 => "Bad Request",
         404 => "Not Found",
+        408 => "Request Timeout",
         405 => "Method Not Allowed",
         411 => "Length Required",
         413 => "Content Too Large",
@@ -69,6 +76,8 @@ fn reason(status: u16) -> &'static str {
 enum ReadError {
     /// The peer closed or reset the connection (nothing to answer).
     Gone,
+    /// The request did not arrive within [`REQUEST_TIMEOUT`].
+    TimedOut,
     /// Answer with this and close.
     Refuse(Response),
 }
@@ -101,9 +110,15 @@ where
 {
     let mut buf: Vec<u8> = Vec::new();
     loop {
-        let req = match read_request(&mut stream, &mut buf).await {
+        let read = kernel::time::timeout(REQUEST_TIMEOUT, read_request(&mut stream, &mut buf));
+        let req = match read.await.unwrap_or(Err(ReadError::TimedOut)) {
             Ok(r) => r,
-            Err(ReadError::Gone) => return,
+            Err(ReadError::TimedOut) if !buf.is_empty() => {
+                let r = Response::text(408, "request not received in time\n");
+                let _ = write_response(&mut stream, &r, false, false).await;
+                return;
+            }
+            Err(ReadError::Gone | ReadError::TimedOut) => return,
             Err(ReadError::Refuse(r)) => {
                 let _ = write_response(&mut stream, &r, false, false).await;
                 return;
