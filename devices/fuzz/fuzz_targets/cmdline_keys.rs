@@ -20,9 +20,12 @@ use libfuzzer_sys::fuzz_target;
 fn check_cmdline(line: &str) {
     let pairs: Vec<(&str, &str)> = cmdline::pairs(line).collect();
     assert_eq!(pairs.len(), line.split_ascii_whitespace().count());
-    for &(k, v) in &pairs {
+    for (i, &(k, v)) in pairs.iter().enumerate() {
         assert!(!k.contains('=') && !k.contains(|c: char| c.is_ascii_whitespace()), "key {k:?}");
         assert!(!v.contains(|c: char| c.is_ascii_whitespace()), "value {v:?}");
+        if i >= 32 {
+            continue; // each lookup reads the whole line: the first keys are enough
+        }
         assert!(cmdline::has(line, k));
         let last = pairs.iter().rev().find(|p| p.0 == k).unwrap().1;
         assert_eq!(cmdline::get(line, k), Some(last));
