@@ -83,16 +83,17 @@ pub fn enable_sse() {
     };
 }
 
-/// Lets interrupts (Xen's event upcall) in.
+/// Lets interrupts (Xen's event upcall) in. Also a compiler barrier (no `nomem`): memory
+/// accesses meant to happen with interrupts off are not moved past it.
 pub fn enable_interrupts() {
     // SAFETY: the IDT is loaded and every vector that can arrive has a handler.
-    unsafe { asm!("sti", options(nomem, nostack)) };
+    unsafe { asm!("sti", options(nostack)) };
 }
 
-/// Keeps interrupts out.
+/// Keeps interrupts out. A compiler barrier too, as [`enable_interrupts`].
 pub fn disable_interrupts() {
     // SAFETY: only masks maskable interrupts.
-    unsafe { asm!("cli", options(nomem, nostack)) };
+    unsafe { asm!("cli", options(nostack)) };
 }
 
 /// Whether interrupts are enabled (RFLAGS.IF).

@@ -2,8 +2,8 @@
 //! table gives the fatal traps their own stacks, so that a stack overflow (a fault on the
 //! boot stack's guard page) is still reported instead of triple-faulting.
 
+use super::paging;
 use core::arch::asm;
-use core::ptr::addr_of;
 
 pub const KERNEL_CS: u16 = 0x08;
 const KERNEL_DS: u16 = 0x10;
@@ -13,13 +13,6 @@ const TSS_SEL: u16 = 0x18;
 pub const IST_FATAL: u8 = 1;
 /// IST slot for #PF, which can be a stack overflow.
 pub const IST_PAGE_FAULT: u8 = 2;
-
-const IST_STACK_SIZE: usize = 16 * 1024;
-
-#[repr(C, align(16))]
-struct Stack([u8; IST_STACK_SIZE]);
-
-static mut IST_STACKS: [Stack; 2] = [const { Stack([0; IST_STACK_SIZE]) }; 2];
 
 /// The 64-bit TSS (Intel SDM vol. 3, 8.7): only the IST entries are used.
 #[repr(C, packed(4))]
@@ -58,11 +51,10 @@ pub fn init() {
     // for memory that lives for the whole run, and the segment reload keeps the same flat
     // code/data layout as the boot GDT.
     unsafe {
-        let stacks = &raw mut IST_STACKS;
         let tss = &raw mut TSS;
-        for (slot, stack) in [IST_FATAL, IST_PAGE_FAULT].into_iter().zip(0..) {
-            let top = addr_of!((*stacks)[stack]) as u64 + IST_STACK_SIZE as u64;
-            (*tss).ist[slot as usize - 1] = top;
+        // The stacks are the linker script's, each below a guard page (paging.rs).
+        for (slot, stack) in [IST_FATAL, IST_PAGE_FAULT].into_iter().zip(paging::ist_stacks()) {
+            (*tss).ist[slot as usize - 1] = stack.end;
         }
         let base = tss as u64;
         let limit = size_of::<Tss>() as u64 - 1;

@@ -46,6 +46,10 @@ extern "C" {
     static __stack_guard: u8;
     static __boot_stack_bottom: u8;
     static __boot_stack_top: u8;
+    static __ist_fatal_bottom: u8;
+    static __ist_fatal_top: u8;
+    static __ist_page_fault_bottom: u8;
+    static __ist_page_fault_top: u8;
     static __image_end: u8;
 }
 
@@ -70,9 +74,19 @@ pub fn on_boot_stack(addr: u64, len: u64) -> bool {
     addr >= s.start && addr.checked_add(len).is_some_and(|end| end <= s.end)
 }
 
-/// Whether `addr` is in the unmapped guard page below the boot stack.
+/// The interrupt stacks (IST) of the fatal traps and of #PF, each with an unmapped guard
+/// page below it.
+pub fn ist_stacks() -> [Range<u64>; 2] {
+    [
+        addr!(__ist_fatal_bottom)..addr!(__ist_fatal_top),
+        addr!(__ist_page_fault_bottom)..addr!(__ist_page_fault_top),
+    ]
+}
+
+/// Whether `addr` is in an unmapped guard page below the boot stack or an IST stack.
 pub fn is_stack_guard(addr: u64) -> bool {
     (addr!(__stack_guard)..addr!(__boot_stack_bottom)).contains(&addr)
+        || ist_stacks().iter().any(|s| (s.start - PAGE_SIZE..s.start).contains(&addr))
 }
 
 #[repr(C, align(4096))]
@@ -155,6 +169,8 @@ pub fn init(ram: impl Iterator<Item = Range<u64>>) {
         (addr!(__rodata_start)..addr!(__rodata_end), Access::Read),
         (addr!(__data_start)..addr!(__data_end), Access::ReadWrite),
         (boot_stack(), Access::ReadWrite),
+        (ist_stacks()[0].clone(), Access::ReadWrite),
+        (ist_stacks()[1].clone(), Access::ReadWrite),
     ];
     // SAFETY: `root` is a fresh table; the image's ranges are disjoint and page-aligned by the
     // linker script; RAM ranges have the image and page 0 cut out, so each address is mapped
