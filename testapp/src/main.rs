@@ -33,6 +33,10 @@ async fn main() {
             selftest::write_text();
             kernel::println!("testapp: FAILED: text is writable");
         }
+        "write-page-table" => {
+            selftest::write_page_table();
+            kernel::println!("testapp: FAILED: the page tables are writable");
+        }
         "exec-data" => {
             selftest::execute_data();
             kernel::println!("testapp: FAILED: rodata is executable");

@@ -75,6 +75,13 @@ const BOOT_CASES: &[BootCase] = &[
         exit: Exit::Crash,
     },
     BootCase {
+        name: "page-tables-read-only",
+        package: "testapp",
+        cmdline: "test=write-page-table",
+        expect: &["protection violation, write", "the CPU's tables or the page tables"],
+        exit: Exit::Crash,
+    },
+    BootCase {
         name: "data-not-executable",
         package: "testapp",
         cmdline: "test=exec-data",

@@ -26,6 +26,9 @@ struct Tss {
     iomap_base: u16,
 }
 
+/// Filled in by [`init`]; zero until then, as everything in `.bss.protected` (read-only
+/// once the runtime's page tables are loaded).
+#[link_section = ".bss.protected.tss"]
 static mut TSS: Tss = Tss {
     reserved0: 0,
     rsp: [0; 3],
@@ -33,11 +36,17 @@ static mut TSS: Tss = Tss {
     ist: [0; 7],
     reserved2: 0,
     reserved3: 0,
-    iomap_base: size_of::<Tss>() as u16,
+    iomap_base: 0,
 };
 
-/// null, code, data, TSS (two slots). Accessed bits preset so the CPU never writes them.
-static mut GDT: [u64; 5] = [0, 0x00af_9b00_0000_ffff, 0x00cf_9300_0000_ffff, 0, 0];
+/// null, code, data, TSS (two slots), filled in by [`init`].
+#[link_section = ".bss.protected.gdt"]
+static mut GDT: [u64; 5] = [0; 5];
+
+/// Flat 64-bit code and data descriptors. Accessed bits preset so the CPU never writes
+/// them (the GDT is read-only after boot).
+const CODE: u64 = 0x00af_9b00_0000_ffff;
+const DATA: u64 = 0x00cf_9300_0000_ffff;
 
 #[repr(C, packed)]
 struct Pointer {
@@ -52,6 +61,7 @@ pub fn init() {
     // code/data layout as the boot GDT.
     unsafe {
         let tss = &raw mut TSS;
+        (*tss).iomap_base = size_of::<Tss>() as u16;
         // The stacks are the linker script's, each below a guard page (paging.rs).
         for (slot, stack) in [IST_FATAL, IST_PAGE_FAULT].into_iter().zip(paging::ist_stacks()) {
             (*tss).ist[slot as usize - 1] = stack.end;
@@ -59,6 +69,8 @@ pub fn init() {
         let base = tss as u64;
         let limit = size_of::<Tss>() as u64 - 1;
         let gdt = &raw mut GDT;
+        (*gdt)[1] = CODE;
+        (*gdt)[2] = DATA;
         // Available 64-bit TSS (type 9), present.
         (*gdt)[3] = (limit & 0xffff)
             | ((base & 0xff_ffff) << 16)

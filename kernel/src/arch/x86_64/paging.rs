@@ -6,7 +6,7 @@
 
 use core::arch::asm;
 use core::ops::Range;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 const PRESENT: u64 = 1 << 0;
 const WRITABLE: u64 = 1 << 1;
@@ -42,6 +42,8 @@ extern "C" {
     static __rodata_start: u8;
     static __rodata_end: u8;
     static __data_start: u8;
+    static __protected_start: u8;
+    static __protected_end: u8;
     static __data_end: u8;
     static __stack_guard: u8;
     static __boot_stack_bottom: u8;
@@ -95,11 +97,55 @@ struct Table([u64; 512]);
 /// Physical address of the PML4 in use once [`init`] has run.
 static ROOT: AtomicU64 = AtomicU64::new(0);
 
-/// A zeroed page-table page from the heap. While the boot tables are live, the heap only
-/// holds memory below 4 GiB, which they map.
+/// Page-table pages in the image's read-only-after-boot area: enough for the image, a few
+/// GiB of RAM and Xen's special pages; beyond them, tables come from the heap (and stay
+/// writable).
+const POOL_PAGES: usize = 16;
+
+#[link_section = ".bss.protected.page_tables"]
+static mut POOL: [Table; POOL_PAGES] = [const { Table([0; 512]) }; POOL_PAGES];
+static POOL_USED: AtomicUsize = AtomicUsize::new(0);
+
+/// A zeroed page-table page: from the pool, else from the heap. While the boot tables are
+/// live, the heap only holds memory below 4 GiB, which they map.
 fn new_table() -> u64 {
+    let n = POOL_USED.fetch_add(1, Ordering::Relaxed);
+    if n < POOL_PAGES {
+        // SAFETY: each pool index is handed out once (fetch_add); the page is zeroed .bss.
+        return unsafe { (&raw mut POOL).cast::<Table>().add(n) } as u64;
+    }
     let table = alloc::boxed::Box::new(Table([0; 512]));
     alloc::boxed::Box::into_raw(table) as u64
+}
+
+/// Runs `f`, which writes our page tables or CPU tables, with CR0.WP clear (supervisor
+/// writes then ignore read-only mappings) and interrupts off; both restored after.
+fn with_protected_writable<R>(f: impl FnOnce() -> R) -> R {
+    super::cpu::without_interrupts(|| {
+        const WP: u64 = 1 << 16;
+        let cr0: u64;
+        // SAFETY: reading CR0 has no side effect.
+        unsafe { asm!("mov {}, cr0", out(reg) cr0, options(nomem, nostack)) };
+        // SAFETY: clearing WP only lets this CPU's supervisor writes through read-only
+        // mappings, for the duration of `f`, which writes only the tables it means to.
+        unsafe { asm!("mov cr0, {}", in(reg) cr0 & !WP, options(nostack)) };
+        let r = f();
+        // SAFETY: restores CR0 as it was.
+        unsafe { asm!("mov cr0, {}", in(reg) cr0, options(nostack)) };
+        r
+    })
+}
+
+/// Whether `addr` is in the area that is read-only once the runtime is up (CPU tables and
+/// page tables).
+pub fn is_protected(addr: u64) -> bool {
+    (addr!(__protected_start)..addr!(__protected_end)).contains(&addr)
+}
+
+/// The runtime's root page table (for the crash tests).
+#[cfg(feature = "selftest")]
+pub fn root() -> u64 {
+    ROOT.load(Ordering::Relaxed)
 }
 
 /// The table that `entry` points to, made if absent; `None` if `entry` maps a 2 MiB page.
@@ -167,7 +213,11 @@ pub fn init(ram: impl Iterator<Item = Range<u64>>) {
     let sections = [
         (addr!(__text_start)..addr!(__text_end), Access::ReadExec),
         (addr!(__rodata_start)..addr!(__rodata_end), Access::Read),
-        (addr!(__data_start)..addr!(__data_end), Access::ReadWrite),
+        (addr!(__data_start)..addr!(__protected_start), Access::ReadWrite),
+        // Written before CR3 is loaded below (GDT, TSS and IDT earlier, the tables now),
+        // read-only from then on.
+        (addr!(__protected_start)..addr!(__protected_end), Access::Read),
+        (addr!(__protected_end)..addr!(__data_end), Access::ReadWrite),
         (boot_stack(), Access::ReadWrite),
         (ist_stacks()[0].clone(), Access::ReadWrite),
         (ist_stacks()[1].clone(), Access::ReadWrite),
@@ -201,10 +251,11 @@ pub fn map_shared_page(paddr: u64) {
     let root = ROOT.load(Ordering::Relaxed);
     assert!(root != 0, "paging not initialised");
     let page = page_down(paddr);
-    // SAFETY: `root` is our live PML4. The page is a Xen-provided frame outside RAM and the
-    // image, so no existing mapping of in-use memory changes; invlpg drops any stale entry.
-    unsafe {
+    // SAFETY: `root` is our live PML4 (its tables read-only, hence the WP window). The page
+    // is a Xen-provided frame outside RAM and the image, so no existing mapping of in-use
+    // memory changes; invlpg drops any stale entry.
+    with_protected_writable(|| unsafe {
         map(root, page..page + PAGE_SIZE, Access::ReadWrite);
         asm!("invlpg [{}]", in(reg) page, options(nostack));
-    }
+    });
 }

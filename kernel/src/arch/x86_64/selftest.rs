@@ -16,6 +16,15 @@ pub fn write_text() {
     unsafe { core::ptr::write_volatile(target as *mut u8, 0xcc) };
 }
 
+/// Writes into the root page table, which must be mapped read-only.
+pub fn write_page_table() {
+    let root = super::paging::root();
+    // SAFETY: as for read_at: the write must fault; were the table writable, the value
+    // written is the entry that is already there (PML4[511], unused: 0), so nothing changes
+    // and the caller reports the failure.
+    unsafe { core::ptr::write_volatile((root + 511 * 8) as *mut u64, 0) };
+}
+
 /// Jumps into a data page, which must be mapped no-execute.
 pub fn execute_data() {
     static RET: [u8; 1] = [0xc3]; // ret

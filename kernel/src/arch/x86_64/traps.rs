@@ -73,6 +73,8 @@ const EMPTY_GATE: Gate = Gate {
     reserved: 0,
 };
 
+/// Read-only once the runtime's page tables are loaded (see `.bss.protected` in pvh.ld).
+#[link_section = ".bss.protected.idt"]
 static mut IDT: [Gate; 256] = [EMPTY_GATE; 256];
 
 /// A present, DPL 0 interrupt gate to `handler` (an entry stub).
@@ -173,6 +175,9 @@ extern "C" fn trap_handler(frame: &TrapFrame) {
         say(format_args!("page fault at address {addr:#018x}: {what}, {access}\n"));
         if paging::is_stack_guard(addr) {
             say(format_args!("(that is the boot stack's guard page: stack overflow)\n"));
+        }
+        if paging::is_protected(addr) {
+            say(format_args!("(that is the CPU's tables or the page tables: read-only)\n"));
         }
     }
     dump(frame);
