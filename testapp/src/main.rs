@@ -33,6 +33,7 @@ async fn main() {
             selftest::write_text();
             kernel::println!("testapp: FAILED: text is writable");
         }
+        "triple-fault" => selftest::triple_fault(),
         "write-page-table" => {
             selftest::write_page_table();
             kernel::println!("testapp: FAILED: the page tables are writable");

@@ -36,6 +36,20 @@ pub fn execute_data() {
     }
 }
 
+/// Triple-faults: with an empty IDT no exception can be delivered, so the breakpoint
+/// becomes #GP, then #DF, then a shutdown (under Xen, whatever HVM_PARAM_TRIPLE_FAULT_REASON
+/// says; the test harness makes it a crash).
+pub fn triple_fault() -> ! {
+    #[repr(C, packed)]
+    struct Pointer {
+        limit: u16,
+        base: u64,
+    }
+    let empty = Pointer { limit: 0, base: 0 };
+    // SAFETY: not safe by design: this is the fault the test wants; nothing runs after it.
+    unsafe { core::arch::asm!("cli", "lidt [{}]", "int3", in(reg) &empty, options(noreturn)) }
+}
+
 /// Recurses until the boot stack's guard page is hit.
 #[allow(unconditional_recursion)]
 pub fn overflow_stack(depth: u64) -> u64 {
