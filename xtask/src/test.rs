@@ -187,6 +187,15 @@ pub fn run(parts: Parts) -> Result<bool> {
         let t = Instant::now();
         let host = util::run(util::cargo().current_dir(util::root()).arg("test"));
         summary.record("host", "cargo-test", t, host.map_err(|e| format!("{e:#}")));
+        // app-example is a guest binary: its pure modules' unit tests live in its fuzz crate
+        // (a workspace of its own), which builds on stable for `cargo test`.
+        let t = Instant::now();
+        let app = util::run(util::cargo().current_dir(util::root()).args([
+            "test",
+            "--manifest-path",
+            "app-example/fuzz/Cargo.toml",
+        ]));
+        summary.record("host", "app-example-units", t, app.map_err(|e| format!("{e:#}")));
         for (name, args, target) in LINTS {
             let t = Instant::now();
             let mut cmd = util::cargo();
