@@ -110,8 +110,13 @@ fn net_plan(testapp: &Path, bytes: u64, runs: u64) -> (Plan, Vec<String>) {
         .step(Step::WaitOutput("testapp: net services up".into(), 120))
         .step(Step::Follow)
         .step(Step::Dom0("bench".into(), script));
-    let mut linux =
-        Guest::linux("bench-linux", &format!("rig.ip=10.0.0.2/24 rig.httpd=1 rig.bench={bytes}"));
+    beside_linux(ours, &format!("rig.httpd=1 rig.bench={bytes}"))
+}
+
+/// `ours` (whose dom0 step `bench` writes the samples and then /run/bench-done) and the
+/// Linux guest at 10.0.0.2 with `cmdline`, running until the samples are done.
+fn beside_linux(ours: Guest, cmdline: &str) -> (Plan, Vec<String>) {
+    let mut linux = Guest::linux("bench-linux", &format!("rig.ip=10.0.0.2/24 {cmdline}"));
     linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:02".into());
     let linux = linux
         .step(Step::WaitOutput("linux-guest: ready".into(), 300))
@@ -158,13 +163,7 @@ fn http_plan(app: &Path, runs: u64) -> (Plan, Vec<String>) {
     let ours = ours
         .step(Step::WaitOutput("app-example: serving HTTP".into(), 120))
         .step(Step::Dom0("bench".into(), script));
-    let mut linux = Guest::linux("bench-linux", "rig.ip=10.0.0.2/24 rig.nginx=1");
-    linux.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:02".into());
-    let linux = linux
-        .step(Step::WaitOutput("linux-guest: ready".into(), 300))
-        .step(Step::Dom0("wait".into(), "while [ ! -e /run/bench-done ]; do sleep 1; done".into()));
-    let plan = Plan { batches: vec![vec![ours, linux]], ..Plan::default() };
-    (plan, vec!["bench-ours/dom0-bench.out".into()])
+    beside_linux(ours, "rig.nginx=1")
 }
 
 /// Requests per ab run of `bench http`.

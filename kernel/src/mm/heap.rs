@@ -29,6 +29,16 @@ impl Counted {
         let used = self.used.fetch_add(bytes, Ordering::Relaxed) + bytes;
         self.peak.fetch_max(used, Ordering::Relaxed);
     }
+
+    /// Counts the outcome of an allocation of `size` bytes that returned `p`.
+    fn allocated(&self, p: *mut u8, size: usize) -> *mut u8 {
+        if p.is_null() {
+            self.failed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.grew(size);
+        }
+        p
+    }
 }
 
 // SAFETY: every call is forwarded to talc's GlobalAlloc with the caller's arguments
@@ -36,24 +46,12 @@ impl Counted {
 unsafe impl GlobalAlloc for Counted {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: forwarded; the caller upholds GlobalAlloc::alloc's contract.
-        let p = unsafe { self.talc.alloc(layout) };
-        if p.is_null() {
-            self.failed.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.grew(layout.size());
-        }
-        p
+        self.allocated(unsafe { self.talc.alloc(layout) }, layout.size())
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as for alloc.
-        let p = unsafe { self.talc.alloc_zeroed(layout) };
-        if p.is_null() {
-            self.failed.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.grew(layout.size());
-        }
-        p
+        self.allocated(unsafe { self.talc.alloc_zeroed(layout) }, layout.size())
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
