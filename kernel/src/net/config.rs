@@ -29,7 +29,11 @@ pub struct Config {
 
 fn key<'a>(cmdline: &'a str, name: &str, index: usize) -> Option<&'a str> {
     let name = if index == 0 { String::from(name) } else { format!("{name}{index}") };
-    cmdline.split_whitespace().rev().find_map(|w| w.strip_prefix(name.as_str())?.strip_prefix('='))
+    // Words split as devices::cmdline splits them (ASCII whitespace), so both agree.
+    cmdline
+        .split_ascii_whitespace()
+        .rev()
+        .find_map(|w| w.strip_prefix(name.as_str())?.strip_prefix('='))
 }
 
 fn cidr4(s: &str) -> Option<Ipv4Cidr> {
