@@ -163,9 +163,9 @@ rig_wait_end() {
 rig_finish() {
   rig_triple_faults "$1" > "/out/$1/triple_faults"
   if [ -s "/out/$1/triple_faults" ]; then
-    say "guest $1: TRIPLE FAULT (see xl dmesg); its memory is in $1/core"
+    say "guest $1: TRIPLE FAULT (see xl dmesg); its RAM is in $1/ram"
     xl dmesg > "/out/$1/xl-dmesg"
-    xl dump-core "$1" "/out/$1/core" > /dev/null 2>&1
+    rig-triple-fault-crash --dump-ram "$(xl domid "$1")" "/out/$1/ram" > /dev/null 2>&1
   fi
   xl destroy "$1" > /dev/null 2>&1
   now > "/out/$1/t_done"

@@ -299,6 +299,8 @@ pub struct GuestResult {
     pub disks: BTreeMap<String, PathBuf>,
     /// Xen's log lines about triple faults of the guest (each ended it as crashed).
     pub triple_faults: Vec<String>,
+    /// After a triple fault: the guest's RAM (offset = guest physical address).
+    pub ram: Option<PathBuf>,
 }
 
 fn read(dir: &Path, f: &str) -> Option<String> {
@@ -351,6 +353,7 @@ impl GuestResult {
                     Some((n.strip_prefix("disk-")?.to_string(), e.path()))
                 })
                 .collect(),
+            ram: Some(dir.join("ram")).filter(|p| p.exists()),
             triple_faults: read(&dir, "triple_faults")
                 .map(|s| s.lines().map(str::to_string).collect())
                 .unwrap_or_default(),
