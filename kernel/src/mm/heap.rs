@@ -90,13 +90,17 @@ pub unsafe fn claim(range: Range<u64>) -> u64 {
     }
 }
 
-/// (size, used, peak, failed) of the heap.
-pub fn counters() -> (usize, usize, usize, u64) {
+/// (size, used, peak, failed, available) of the heap; `available` is talc's count of bytes
+/// it can still hand out (less than size - used: every allocation costs a header, and
+/// page-aligned ones padding).
+pub fn counters() -> (usize, usize, usize, u64, usize) {
     let h = &HEAP;
+    let available = h.talc.lock().get_counters().available_bytes;
     (
         h.size.load(Ordering::Relaxed),
         h.used.load(Ordering::Relaxed),
         h.peak.load(Ordering::Relaxed),
         h.failed.load(Ordering::Relaxed),
+        available,
     )
 }

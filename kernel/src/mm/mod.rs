@@ -14,12 +14,15 @@ pub struct Stats {
     pub peak: usize,
     /// Allocations refused for want of memory since boot.
     pub failed: u64,
+    /// Bytes the allocator can still hand out: `size - used` less its own overhead (a
+    /// header per allocation, padding before page-aligned ones).
+    pub available: usize,
 }
 
 impl Stats {
-    /// Bytes not allocated.
+    /// Bytes that can still be allocated (in pieces: the largest free block may be smaller).
     pub fn free(&self) -> usize {
-        self.size.saturating_sub(self.used)
+        self.available
     }
 }
 
@@ -57,8 +60,8 @@ mod platform {
 
     /// What the heap looks like now.
     pub fn stats() -> super::Stats {
-        let (size, used, peak, failed) = heap::counters();
-        super::Stats { size, used, peak, failed }
+        let (size, used, peak, failed, available) = heap::counters();
+        super::Stats { size, used, peak, failed, available }
     }
 
     fn claim(ranges: impl Iterator<Item = Range<u64>>) -> u64 {

@@ -74,11 +74,20 @@ pub(super) fn new_tcp_socket(o: &SocketOptions) -> Result<tcp::Socket<'static>, 
         return Err(Error::NoMemory);
     }
     let mut s = tcp::Socket::new(
-        tcp::SocketBuffer::new(alloc::vec![0; o.recv_buffer]),
-        tcp::SocketBuffer::new(alloc::vec![0; o.send_buffer]),
+        tcp::SocketBuffer::new(zeroed(o.recv_buffer)?),
+        tcp::SocketBuffer::new(zeroed(o.send_buffer)?),
     );
     s.set_nagle_enabled(!o.nodelay);
     Ok(s)
+}
+
+/// A zeroed buffer of `n` bytes, or `NoMemory` if the heap has no block that large (the
+/// budget counts bytes, and the free ones may be in smaller pieces).
+pub(super) fn zeroed(n: usize) -> Result<Vec<u8>, Error> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| Error::NoMemory)?;
+    v.resize(n, 0);
+    Ok(v)
 }
 
 impl Iface {

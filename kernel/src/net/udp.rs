@@ -46,10 +46,14 @@ impl UdpSocket {
                 drop(net);
                 return Err(Error::NoMemory); // `socket` drops those added so far
             }
-            let buf = |bytes| PacketBuffer::new(vec![PacketMetadata::EMPTY; 64], vec![0; bytes]);
-            let mut s = Socket::new(buf(options.recv_buffer), buf(options.send_buffer));
-            let added =
-                s.bind(port).map_err(|_| Error::InvalidInput).and_then(|()| i.add_socket(s));
+            let buf = |bytes| -> Result<_, Error> {
+                Ok(PacketBuffer::new(vec![PacketMetadata::EMPTY; 64], stack::zeroed(bytes)?))
+            };
+            let added = buf(options.recv_buffer).and_then(|rx| {
+                let mut s = Socket::new(rx, buf(options.send_buffer)?);
+                s.bind(port).map_err(|_| Error::InvalidInput)?;
+                i.add_socket(s)
+            });
             match added {
                 Ok(h) => socket.sockets.push((n, h)),
                 Err(e) => {
