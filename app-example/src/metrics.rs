@@ -60,6 +60,8 @@ fn write(p: &mut Page, app: &App, vifs: &[InterfaceInfo], disks: &[Disk]) -> fmt
     p.one("heap_size_bytes", "gauge", "Bytes of RAM the heap manages.", heap.size)?;
     p.one("heap_used_bytes", "gauge", "Bytes allocated now.", heap.used)?;
     p.one("heap_peak_bytes", "gauge", "The most bytes allocated at once since boot.", heap.peak)?;
+    let what = "Bytes the allocator can still hand out (after its own overhead).";
+    p.one("heap_available_bytes", "gauge", what, heap.available)?;
     p.one(
         "heap_alloc_failures_total",
         "counter",

@@ -188,7 +188,7 @@ fn ab(args: &str, ip: &str) -> String {
 
 /// app-example's heap in use, from its /metrics, as `heap_used_bytes N`.
 fn heap_used(ip: &str) -> String {
-    format!("curl -sS -m 20 http://{ip}/metrics | grep '^heap_used_bytes '")
+    format!("curl -sS -m 20 http://{ip}/metrics | grep -E '^heap_(size|used|available)_bytes '")
 }
 
 /// 1,000 connections at once (ab -c 1000), each answered or refused; then, as soon as ab
