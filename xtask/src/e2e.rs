@@ -206,8 +206,10 @@ const SLOWLORIS: &str = "i=0; while [ $i -lt 200 ]; do \
       ( (printf 'GET / HTTP/1.1\\r\\nHost: x\\r\\n'; while :; do sleep 5; printf X; done) \
         | nc IP 80 > /dev/null 2>&1 ) < /dev/null > /dev/null 2>&1 & i=$((i+1)); done; \
     n=0; j=0; while [ $j -lt 60 ]; do n=$(netstat -tn | grep -c 'IP:80 *ESTABLISHED'); \
-      [ $n -ge 200 ] && break; sleep 1; j=$((j+1)); done; \
-    echo \"slow clients connected: $n (after $j s)\"; ok=0; \
+      [ $n -ge 200 ] && break; [ $((j % 5)) = 0 ] && echo \"at $j s: $n connected, \
+      $(ps | grep -c '[n]c IP') nc running\"; sleep 1; j=$((j+1)); done; \
+    echo \"slow clients connected: $n (after $j s)\"; \
+    curl -s -m 10 http://IP/metrics | grep -E '^(tcp_|http_)'; ok=0; \
     for k in 1 2 3 4 5; do c=$(curl -s -m 10 -o /dev/null -w '%{http_code}' http://IP/hello); \
       echo \"request $k: $c\"; [ \"$c\" = 200 ] && ok=$((ok+1)); sleep 2; done; \
     echo \"normal requests served: $ok of 5\"; \
