@@ -116,7 +116,10 @@ fn with_conn<T>(
         return Poll::Ready(Err(Error::Protocol(e.clone())));
     }
     let r = f(c);
-    if r.is_pending() {
+    // Once per task: a task polls again and again while it waits (the network stack's task
+    // polls its backend watch at every frame), and one entry each time grew this list
+    // without bound until a push failed (the e2e conns test's "65536 bytes" crash).
+    if r.is_pending() && !c.waiters.iter().any(|w| w.will_wake(waker)) {
         c.waiters.push(waker.clone());
     }
     r
