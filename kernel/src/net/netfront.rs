@@ -10,6 +10,7 @@ use crate::xenstore;
 use alloc::format;
 use alloc::string::ToString;
 use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
 use devices::netfront::{Buffer, NetError, Netfront};
 use smoltcp::phy::{self, DeviceCapabilities, Medium};
 
@@ -113,8 +114,6 @@ pub struct Device {
     pub gate: Gate,
     /// Where smoltcp writes a frame to send, allocated once.
     scratch: Vec<u8>,
-    syns_dropped: u64,
-    rx_dropped: u64,
 }
 
 impl Device {
@@ -125,14 +124,7 @@ impl Device {
             errors: 0,
             gate: Gate::default(),
             scratch: Vec::with_capacity(MTU),
-            syns_dropped: 0,
-            rx_dropped: 0,
         }
-    }
-
-    /// SYNs and frames dropped since the last call.
-    pub fn take_dropped(&mut self) -> (u64, u64) {
-        (core::mem::take(&mut self.syns_dropped), core::mem::take(&mut self.rx_dropped))
     }
 
     fn report(&mut self, e: NetError) {
@@ -197,9 +189,13 @@ impl phy::Device for Device {
                 Ok(Some(frame)) if self.gate.admit(&frame) => {
                     return Some((RxToken(frame), TxToken(self)))
                 }
-                Ok(Some(_)) => self.syns_dropped += 1,
+                Ok(Some(_)) => {
+                    super::stack::SYNS_DROPPED.fetch_add(1, Ordering::Relaxed);
+                }
                 Ok(None) => return None,
-                Err(NetError::NoMemory) => self.rx_dropped += 1,
+                Err(NetError::NoMemory) => {
+                    super::stack::RX_DROPPED.fetch_add(1, Ordering::Relaxed);
+                }
                 Err(e @ NetError::Ring(_)) => {
                     // The indices are nonsense: nothing more can be read until they are not.
                     self.report(e);

@@ -42,8 +42,9 @@ pub(super) static NET: spin::Mutex<Vec<Iface>> = spin::Mutex::new(Vec::new());
 static READY: AtomicBool = AtomicBool::new(false);
 static READY_WAITERS: spin::Mutex<Vec<Waker>> = spin::Mutex::new(Vec::new());
 
-static SYNS_DROPPED: AtomicU64 = AtomicU64::new(0);
-static RX_DROPPED: AtomicU64 = AtomicU64::new(0);
+/// Counted by the vifs' devices as they drop SYNs (the gate) and frames (no memory).
+pub(super) static SYNS_DROPPED: AtomicU64 = AtomicU64::new(0);
+pub(super) static RX_DROPPED: AtomicU64 = AtomicU64::new(0);
 
 /// The drop counters of [`super::Stats`].
 pub(super) fn dropped() -> super::Stats {
@@ -180,9 +181,6 @@ impl Iface {
                 i += 1;
             }
         }
-        let (syns, rx) = self.dev.take_dropped();
-        SYNS_DROPPED.fetch_add(syns, Ordering::Relaxed);
-        RX_DROPPED.fetch_add(rx, Ordering::Relaxed);
     }
 
     fn set_v4(&mut self, addr: Option<Ipv4Cidr>, router: Option<smoltcp::wire::Ipv4Address>) {

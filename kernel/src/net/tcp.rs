@@ -35,15 +35,8 @@ impl TcpListener {
         if net.is_empty() {
             return Err(Error::NoInterface);
         }
-        let in_use = net.iter().any(|i| {
-            i.listeners.iter().any(|l| l.port == port)
-                || i.sockets.iter().any(|(_, s)| match s {
-                    smoltcp::socket::Socket::Tcp(t) => {
-                        t.state() == State::Listen && t.listen_endpoint().port == port
-                    }
-                    _ => false,
-                })
-        });
+        // Every listening socket belongs to a listener's backlog.
+        let in_use = net.iter().any(|i| i.listeners.iter().any(|l| l.port == port));
         if in_use {
             return Err(Error::AddrInUse);
         }
