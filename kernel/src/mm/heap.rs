@@ -9,7 +9,6 @@ use talc::{ErrOnOom, Span, Talc, Talck};
 
 struct Counted {
     talc: Talck<spin::Mutex<()>, ErrOnOom>,
-    size: AtomicUsize,
     used: AtomicUsize,
     peak: AtomicUsize,
     failed: AtomicU64,
@@ -18,7 +17,6 @@ struct Counted {
 #[global_allocator]
 static HEAP: Counted = Counted {
     talc: Talc::new(ErrOnOom).lock(),
-    size: AtomicUsize::new(0),
     used: AtomicUsize::new(0),
     peak: AtomicUsize::new(0),
     failed: AtomicU64::new(0),
@@ -82,10 +80,7 @@ pub unsafe fn claim(range: Range<u64>) -> u64 {
     let span = Span::new(range.start as *mut u8, range.end as *mut u8);
     // SAFETY: the caller hands over exclusive use of mapped memory for the rest of the run.
     match unsafe { HEAP.talc.lock().claim(span) } {
-        Ok(s) => {
-            HEAP.size.fetch_add(s.size(), Ordering::Relaxed);
-            s.size() as u64
-        }
+        Ok(s) => s.size() as u64,
         Err(()) => 0,
     }
 }
@@ -95,12 +90,12 @@ pub unsafe fn claim(range: Range<u64>) -> u64 {
 /// page-aligned ones padding).
 pub fn counters() -> (usize, usize, usize, u64, usize) {
     let h = &HEAP;
-    let available = h.talc.lock().get_counters().available_bytes;
+    let talc = *h.talc.lock().get_counters();
     (
-        h.size.load(Ordering::Relaxed),
+        talc.claimed_bytes,
         h.used.load(Ordering::Relaxed),
         h.peak.load(Ordering::Relaxed),
         h.failed.load(Ordering::Relaxed),
-        available,
+        talc.available_bytes,
     )
 }
