@@ -14,8 +14,23 @@ extern crate alloc;
 mod arch;
 #[allow(unsafe_code)]
 pub mod mm;
+/// Only its ABI definitions are public, for the layout test against Xen's headers.
+#[doc(hidden)]
 #[allow(unsafe_code)]
 pub mod xen;
+
+/// Memory shared with another domain: a [`GrantedPage`](grant::GrantedPage) owns its page
+/// and ends its grants when dropped, so safe code cannot grant or free memory a backend
+/// still maps.
+#[cfg(target_os = "none")]
+pub mod grant {
+    pub use crate::xen::gnttab::{GrantError, GrantRef, GrantedPage};
+
+    /// The grant table: (frames mapped, frames Xen allows, references in use).
+    pub fn stats() -> (usize, u32, usize) {
+        crate::xen::gnttab::stats()
+    }
+}
 
 #[cfg(target_os = "none")]
 pub mod block;
@@ -54,7 +69,14 @@ pub use log;
 /// Deliberate faults for the runtime's crash tests.
 #[cfg(all(target_os = "none", feature = "selftest"))]
 #[doc(hidden)]
-pub use arch::selftest;
+pub mod selftest {
+    pub use crate::arch::selftest::*;
+
+    /// One SCHEDOP_yield: a VM exit and entry, for hunting faults that show right after one.
+    pub fn sched_yield() {
+        crate::xen::sched::yield_now()
+    }
+}
 
 /// The application's entry as the runtime receives it.
 #[doc(hidden)]

@@ -136,23 +136,23 @@ async fn services() {
     sleep(Duration::from_secs(3600)).await;
 }
 
-/// Grants one page to dom0 until the table (grown on demand) is full, then ends them all.
+/// Grants one page to dom0 until the table (grown on demand) is full, then drops it, which
+/// ends every grant.
 fn grants() {
-    use kernel::xen::gnttab;
-    extern crate alloc;
-    let page = alloc::boxed::Box::new([0u8; 8192]);
-    let paddr = (page.as_ptr() as u64 + 4095) & !4095;
-    let mut refs = alloc::vec::Vec::new();
+    use kernel::grant::{self, GrantedPage};
+    let mut page = GrantedPage::new(0, true).expect("first grant");
+    let mut n = 1;
     let err = loop {
-        match gnttab::grant_access(0, paddr, true) {
-            Ok(r) => refs.push(r),
+        match page.share(0, n % 2 == 0) {
+            Ok(_) => n += 1,
             Err(e) => break e,
         }
     };
-    let (frames, max, in_use) = gnttab::stats();
-    kernel::println!("testapp: granted {} refs in {frames}/{max} frames, then: {err}", refs.len());
-    let ended = refs.iter().filter(|&&r| gnttab::end_access(r).is_ok()).count();
-    let again = gnttab::grant_access(0, paddr, false).is_ok();
+    let (frames, max, in_use) = grant::stats();
+    kernel::println!("testapp: granted {n} refs in {frames}/{max} frames, then: {err}");
+    drop(page);
+    let ended = in_use - grant::stats().2;
+    let again = GrantedPage::new(0, false).is_ok();
     kernel::println!("testapp: in use {in_use}, ended {ended}, grant after ending: {again}");
 }
 
@@ -167,7 +167,7 @@ async fn hypercall_storm() {
     let mut n: u64 = 0;
     loop {
         for _ in 0..100 {
-            kernel::xen::sched::yield_now();
+            kernel::selftest::sched_yield();
         }
         n += 100;
         if n.is_multiple_of(1_000_000) {

@@ -1,6 +1,6 @@
 //! Memory: the usable RAM from the memory map, the heap over it, and the page tables.
 
-pub mod regions;
+pub(crate) mod regions;
 
 /// The heap's counters, from [`stats`]. `used` and `peak` count the bytes asked for
 /// (the allocator's own overhead and fragmentation come on top).
@@ -30,7 +30,9 @@ impl Stats {
 mod heap;
 
 #[cfg(target_os = "none")]
-pub use platform::*;
+pub(crate) use platform::init;
+#[cfg(target_os = "none")]
+pub use platform::stats;
 
 #[cfg(target_os = "none")]
 mod platform {
@@ -44,7 +46,7 @@ mod platform {
 
     /// Sets up the heap over all usable RAM and switches to the runtime's page tables.
     /// Returns the heap size in bytes.
-    pub fn init(memmap: &[hvm_memmap_table_entry]) -> u64 {
+    pub(crate) fn init(memmap: &[hvm_memmap_table_entry]) -> u64 {
         let usable = regions::usable_ram(memmap, &[paging::image()]);
         if usable.dropped > 0 {
             log::warn!("memory map too fragmented: {} RAM ranges ignored", usable.dropped);

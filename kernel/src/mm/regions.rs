@@ -40,6 +40,7 @@ impl Regions {
         self.r[..self.len].iter().map(|&(s, e)| s..e)
     }
 
+    #[cfg(test)]
     pub fn total(&self) -> u64 {
         self.iter().map(|r| r.end - r.start).sum()
     }

@@ -90,13 +90,6 @@ pub fn alloc_unbound(remote: u16) -> Result<EvtchnPort, EvtchnError> {
     track(arg.port)
 }
 
-/// Binds to `remote_port` of domain `remote`.
-pub fn bind_interdomain(remote: u16, remote_port: EvtchnPort) -> Result<EvtchnPort, EvtchnError> {
-    let mut arg = abi::evtchn_bind_interdomain { remote_dom: remote, remote_port, local_port: 0 };
-    op(abi::EVTCHNOP_BIND_INTERDOMAIN, &mut arg)?;
-    track(arg.local_port)
-}
-
 /// Adopts a port Xen bound for us (console, xenstore).
 pub fn adopt(port: EvtchnPort) -> Result<EvtchnPort, EvtchnError> {
     track(port)?;
@@ -123,11 +116,6 @@ pub fn unmask(port: EvtchnPort) {
     if let Err(e) = op(abi::EVTCHNOP_UNMASK, &mut arg) {
         log::warn!("unmask port {port}: {e}");
     }
-}
-
-/// Whether `port` fired since the last call (clears the record).
-pub fn take_fired(port: EvtchnPort) -> bool {
-    PORTS.get(port as usize).is_some_and(|p| p.fired.swap(false, Ordering::AcqRel))
 }
 
 /// Waits until `port` fires.

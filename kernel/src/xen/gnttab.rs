@@ -20,7 +20,7 @@ static TABLE: spin::Mutex<Option<Table>> = spin::Mutex::new(None);
 struct Frame([u8; 4096]);
 
 /// Asks Xen for the table's size limit and maps the first frame.
-pub fn init() -> Result<(), i64> {
+pub(crate) fn init() -> Result<(), i64> {
     let mut q = abi::gnttab_query_size { dom: DOMID_SELF, ..Default::default() };
     // SAFETY: GNTTABOP_query_size takes one struct gnttab_query_size (count 1).
     let rc = unsafe {
@@ -65,8 +65,9 @@ fn add_frame(t: &mut Table) -> Result<(), i64> {
     Ok(())
 }
 
-/// Lets domain `domid` map our page at physical address `paddr`.
-pub fn grant_access(domid: u16, paddr: u64, readonly: bool) -> Result<GrantRef, GrantError> {
+/// Lets domain `domid` map our page at physical address `paddr`. Private: only a
+/// [`GrantedPage`], which owns the page, may grant it.
+fn grant_access(domid: u16, paddr: u64, readonly: bool) -> Result<GrantRef, GrantError> {
     let mut guard = TABLE.lock();
     let t = guard.as_mut().ok_or(GrantError::Exhausted)?;
     loop {
@@ -83,7 +84,7 @@ pub fn grant_access(domid: u16, paddr: u64, readonly: bool) -> Result<GrantRef, 
 }
 
 /// Withdraws a grant; `InUse` while the other domain still maps the page.
-pub fn end_access(r: GrantRef) -> Result<(), GrantError> {
+fn end_access(r: GrantRef) -> Result<(), GrantError> {
     TABLE.lock().as_mut().ok_or(GrantError::NotGranted(r))?.entries.end(r)
 }
 
@@ -96,13 +97,15 @@ pub fn stats() -> (usize, u32, usize) {
 }
 
 /// A page of our RAM granted to another domain: ring pages and I/O buffers of the split
-/// drivers. Dropping it ends the grant and frees the page, unless the other domain still
-/// maps it: then the page is leaked (logged), as freeing it would let that domain write
-/// into memory we reuse.
+/// drivers. It owns its memory, and is the only way to grant memory: dropping it ends its
+/// grants and frees the page, unless another domain still maps it: then the page is leaked
+/// (logged), as freeing it would let that domain write into memory we reuse.
 #[derive(Debug)]
 pub struct GrantedPage {
     page: SharedPage,
     gref: GrantRef,
+    /// Further grants of the same page ([`share`](Self::share)), ended with the first.
+    more: alloc::vec::Vec<GrantRef>,
 }
 
 impl GrantedPage {
@@ -113,7 +116,11 @@ impl GrantedPage {
             // SAFETY: the page was just allocated and leaked from the heap (mapped read+
             // write); from here on it is reached only through this SharedPage, until Drop
             // turns it back into the Box.
-            Ok(gref) => Ok(GrantedPage { page: unsafe { SharedPage::new(addr, 4096) }, gref }),
+            Ok(gref) => Ok(GrantedPage {
+                page: unsafe { SharedPage::new(addr, 4096) },
+                gref,
+                more: alloc::vec::Vec::new(),
+            }),
             Err(e) => {
                 // SAFETY: `addr` came from Box::into_raw above and was never shared.
                 drop(unsafe { Box::from_raw(addr as *mut Frame) });
@@ -122,18 +129,29 @@ impl GrantedPage {
         }
     }
 
+    /// The reference the page was first granted under (the one to write into xenstore).
     pub fn gref(&self) -> GrantRef {
         self.gref
     }
 
-    pub fn mem(&self) -> &SharedPage {
-        &self.page
+    /// Grants the page once more (to another domain, or with other rights); the new
+    /// reference ends with the page.
+    pub fn share(&mut self, domid: u16, readonly: bool) -> Result<GrantRef, GrantError> {
+        self.more.try_reserve(1).map_err(|_| GrantError::Exhausted)?;
+        let gref = grant_access(domid, self.page.addr(), readonly)?;
+        self.more.push(gref);
+        Ok(gref)
     }
 }
 
 impl Drop for GrantedPage {
     fn drop(&mut self) {
-        match end_access(self.gref) {
+        // Every grant is tried (those that end are reusable), the first failure kept.
+        let ended = core::iter::once(self.gref)
+            .chain(self.more.drain(..))
+            .map(end_access)
+            .fold(Ok(()), |all, r| all.and(r));
+        match ended {
             Ok(()) => {
                 let addr = self.page.addr();
                 // SAFETY: the grant is ended, so no other domain can reach the page; it

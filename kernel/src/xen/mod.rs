@@ -1,33 +1,37 @@
 //! The Xen guest interface, one file per subsystem as in Mini-OS: hypercalls, HVM params,
 //! shared info, event channels, the PV console, scheduler operations, start info.
+//!
+//! Only the ABI definitions are public (the layout test compares them with Xen's headers);
+//! the rest is the runtime's own: apps reach Xen through typed handles such as
+//! [`GrantedPage`](crate::grant::GrantedPage), never through raw hypercalls or addresses.
 
 pub mod abi;
 
 #[cfg(target_os = "none")]
-pub mod console;
+pub(crate) mod console;
 #[cfg(target_os = "none")]
-pub mod event;
+pub(crate) mod event;
 #[cfg(target_os = "none")]
-pub mod gnttab;
+pub(crate) mod gnttab;
 #[cfg(target_os = "none")]
-pub mod hvm;
+pub(crate) mod hvm;
 #[cfg(target_os = "none")]
-pub mod hypercall;
+pub(crate) mod hypercall;
 #[cfg(target_os = "none")]
-pub mod sched;
+pub(crate) mod sched;
 #[cfg(target_os = "none")]
 mod shared_info;
 #[cfg(target_os = "none")]
-pub mod shared_page;
+pub(crate) mod shared_page;
 #[cfg(target_os = "none")]
-pub mod start_info;
+pub(crate) mod start_info;
 #[cfg(target_os = "none")]
-pub mod time;
+pub(crate) mod time;
 #[cfg(target_os = "none")]
-pub mod xenstore;
+pub(crate) mod xenstore;
 
 #[cfg(target_os = "none")]
-pub use platform::*;
+pub(crate) use platform::*;
 
 #[cfg(target_os = "none")]
 mod platform {

@@ -31,6 +31,7 @@ pub fn yield_now() {
 }
 
 /// Blocks the vCPU until an event is pending for it.
+#[cfg(feature = "selftest")]
 pub fn block() {
     // SAFETY: SCHEDOP_block takes no argument.
     unsafe { hypercall(abi::HYPERVISOR_SCHED_OP, abi::SCHEDOP_BLOCK as u64, 0, 0, 0, 0) };

@@ -22,12 +22,12 @@ impl SharedPage {
     /// # Safety
     /// `[base, base + size)` must be mapped read+write for the rest of the run, shared only
     /// with another domain, and not accessed through Rust references.
-    pub unsafe fn new(base: u64, size: usize) -> Self {
+    pub(crate) unsafe fn new(base: u64, size: usize) -> Self {
         SharedPage { base: NonNull::new(base as *mut u8).expect("null shared page"), size }
     }
 
     /// The region's (identity-mapped) address.
-    pub fn addr(&self) -> u64 {
+    pub(crate) fn addr(&self) -> u64 {
         self.base.as_ptr() as u64
     }
 
