@@ -1,6 +1,7 @@
 //! Memory: the usable RAM from the memory map, the heap over it, and the page tables.
 
-pub(crate) mod regions;
+#[cfg(any(test, target_os = "none"))]
+mod regions;
 
 /// The heap's counters, from [`stats`]. `used` and `peak` count the bytes asked for
 /// (the allocator's own overhead and fragmentation come on top).
