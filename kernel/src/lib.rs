@@ -36,7 +36,7 @@ pub mod grant {
 pub mod block;
 #[cfg(target_os = "none")]
 pub mod console;
-#[cfg(target_os = "none")]
+#[cfg(any(test, target_os = "none"))]
 mod executor;
 #[cfg(target_os = "none")]
 mod logger;

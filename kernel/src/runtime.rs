@@ -2,10 +2,11 @@
 //! crash, panic).
 
 use crate::arch::{self, cpu, debugcon};
+use crate::executor::{self, Platform};
 use crate::xen;
 use crate::xen::sched::ShutdownReason;
 use crate::xen::start_info::{BootInfo, StartInfoError};
-use crate::{logger, mm};
+use crate::{logger, mm, time};
 use core::sync::atomic::{AtomicBool, Ordering};
 use log::LevelFilter;
 
@@ -41,8 +42,8 @@ pub(crate) fn start(info: Result<BootInfo, StartInfoError>, app_main: fn() -> cr
     match xen_version {
         Some((major, minor)) => {
             xen::init();
-            crate::executor::spawn(crate::net::start());
-            crate::executor::spawn(crate::block::start());
+            executor::spawn(crate::net::start());
+            executor::spawn(crate::block::start());
             log::info!("Xen {major}.{minor}, PVH guest; heap {} MiB", heap >> 20);
         }
         None => {
@@ -54,8 +55,48 @@ pub(crate) fn start(info: Result<BootInfo, StartInfoError>, app_main: fn() -> cr
     log::debug!("command line: {cmdline:?}");
     let cycles = cpu::rdtsc().wrapping_sub(arch::boot_tsc());
     log::info!("boot: {cycles} TSC cycles from first instruction to main");
-    crate::executor::run(app_main());
+    if xen_version.is_some() {
+        cpu::enable_interrupts();
+        executor::run(app_main(), &mut XenIdle);
+    } else {
+        executor::run(app_main(), &mut NoEvents);
+    }
     poweroff();
+}
+
+/// The executor's platform under Xen: the runtime's timers, and the vCPU blocked in Xen
+/// until an event channel (a device, the timer, xenstore) fires.
+struct XenIdle;
+
+impl Platform for XenIdle {
+    fn wake_timers(&mut self) {
+        time::wake_expired();
+    }
+
+    fn idle(&mut self, still_empty: &dyn Fn() -> bool) -> bool {
+        // Look once more with events held off, then sleep until one comes.
+        cpu::disable_interrupts();
+        if still_empty() && !time::expired() {
+            if let Some(deadline) = time::next_deadline() {
+                xen::time::set_timer(deadline);
+            }
+            xen::event::idle(0);
+        }
+        cpu::enable_interrupts();
+        true
+    }
+}
+
+/// Without Xen nothing should interrupt us (and a firmware-programmed PIC would send its
+/// timer to an exception vector): interrupts stay off, and an idle executor stays idle.
+struct NoEvents;
+
+impl Platform for NoEvents {
+    fn wake_timers(&mut self) {}
+
+    fn idle(&mut self, _: &dyn Fn() -> bool) -> bool {
+        false
+    }
 }
 
 fn shutdown(reason: ShutdownReason) -> ! {
