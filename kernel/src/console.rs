@@ -10,7 +10,7 @@ pub struct Console;
 
 impl Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        if !xen::console::write(s.as_bytes()) {
+        if !xen::pv_console::write(s.as_bytes()) {
             debugcon::write(s.as_bytes());
         }
         Ok(())
@@ -30,7 +30,7 @@ pub fn emergency(args: fmt::Arguments) {
         fn write_str(&mut self, s: &str) -> fmt::Result {
             debugcon::write(s.as_bytes());
             if xen::present() {
-                xen::console::try_write(s.as_bytes());
+                xen::pv_console::try_write(s.as_bytes());
             }
             Ok(())
         }

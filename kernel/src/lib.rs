@@ -55,7 +55,7 @@ mod runtime;
 #[cfg(target_os = "none")]
 pub mod time;
 #[cfg(target_os = "none")]
-pub mod xenbus;
+mod xenbus;
 #[cfg(target_os = "none")]
 pub mod xenstore;
 

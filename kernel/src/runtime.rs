@@ -41,7 +41,13 @@ pub(crate) fn start(info: Result<BootInfo, StartInfoError>, app_main: fn() -> cr
     let heap = mm::init(info.memmap());
     match xen_version {
         Some((major, minor)) => {
-            xen::init();
+            for task in xen::init() {
+                executor::spawn(task);
+            }
+            match crate::xenstore::init() {
+                Ok(reader) => executor::spawn(reader),
+                Err(e) => log::error!("xenstore unavailable: {e}"),
+            }
             executor::spawn(crate::net::start());
             executor::spawn(crate::block::start());
             log::info!("Xen {major}.{minor}, PVH guest; heap {} MiB", heap >> 20);
@@ -78,7 +84,7 @@ impl Platform for XenIdle {
         cpu::disable_interrupts();
         if still_empty() && !time::expired() {
             if let Some(deadline) = time::next_deadline() {
-                xen::time::set_timer(deadline);
+                xen::timer::set_timer(deadline);
             }
             xen::event::idle(0);
         }
@@ -101,7 +107,7 @@ impl Platform for NoEvents {
 
 fn shutdown(reason: ShutdownReason) -> ! {
     if xen::present() {
-        xen::console::flush();
+        xen::pv_console::flush();
         xen::sched::shutdown(reason);
         debugcon::write(b"SCHEDOP_shutdown failed\n");
     } else {

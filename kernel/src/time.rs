@@ -15,7 +15,7 @@ pub struct Instant(u64);
 impl Instant {
     /// Now. Panics without Xen, which is the only clock the runtime knows.
     pub fn now() -> Instant {
-        Instant(crate::xen::time::system_time_ns().expect("no clock: time needs Xen's pvclock"))
+        Instant(crate::xen::pvclock::system_time_ns().expect("no clock: time needs Xen's pvclock"))
     }
 
     pub fn as_nanos(&self) -> u64 {
@@ -40,7 +40,7 @@ impl core::ops::Add<Duration> for Instant {
 
 /// Wall-clock time as (seconds, nanoseconds) since the Unix epoch.
 pub fn wall_clock() -> Option<(u64, u32)> {
-    crate::xen::time::wall_clock()
+    crate::xen::pvclock::wall_clock()
 }
 
 /// Armed timers by (deadline, owner id): the earliest is the first entry, and arming or
@@ -140,7 +140,8 @@ pub(crate) fn wake_expired() {
 
 /// Whether a sleeper is due now.
 pub(crate) fn expired() -> bool {
-    next_deadline().is_some_and(|d| crate::xen::time::system_time_ns().is_none_or(|now| d <= now))
+    next_deadline()
+        .is_some_and(|d| crate::xen::pvclock::system_time_ns().is_none_or(|now| d <= now))
 }
 
 /// The earliest deadline of an armed timer.

@@ -72,12 +72,6 @@ impl Frontend {
         xenstore::read(&format!("{}/{key}", self.backend)).await.ok()
     }
 
-    /// A backend node that should hold a number (a feature flag, a size); `None` if absent
-    /// or not a number.
-    pub async fn backend_u64(&self, key: &str) -> Option<u64> {
-        self.backend_read(key).await?.trim().parse().ok()
-    }
-
     pub async fn switch_state(&self, state: State) -> Result<(), Error> {
         Ok(xenstore::write(&format!("{}/state", self.path), state.as_str()).await?)
     }

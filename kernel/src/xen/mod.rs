@@ -8,8 +8,6 @@
 pub mod abi;
 
 #[cfg(target_os = "none")]
-pub(crate) mod console;
-#[cfg(target_os = "none")]
 pub(crate) mod event;
 #[cfg(target_os = "none")]
 pub(crate) mod gnttab;
@@ -17,6 +15,10 @@ pub(crate) mod gnttab;
 pub(crate) mod hvm;
 #[cfg(target_os = "none")]
 pub(crate) mod hypercall;
+#[cfg(target_os = "none")]
+pub(crate) mod pv_console;
+#[cfg(target_os = "none")]
+pub(crate) mod pvclock;
 #[cfg(target_os = "none")]
 pub(crate) mod sched;
 #[cfg(target_os = "none")]
@@ -26,9 +28,7 @@ pub(crate) mod shared_page;
 #[cfg(target_os = "none")]
 pub(crate) mod start_info;
 #[cfg(target_os = "none")]
-pub(crate) mod time;
-#[cfg(target_os = "none")]
-pub(crate) mod xenstore;
+pub(crate) mod timer;
 
 #[cfg(target_os = "none")]
 pub(crate) use platform::*;
@@ -37,6 +37,9 @@ pub(crate) use platform::*;
 mod platform {
     use super::*;
     use crate::arch::cpu;
+    use crate::executor::BoxedFuture;
+    use alloc::boxed::Box;
+    use alloc::vec::Vec;
 
     /// Xen's CPUID signature, "XenVMMXenVMM", as (ebx, ecx, edx).
     const SIGNATURE: (u32, u32, u32) = (0x566e_6558, 0x6558_4d4d, 0x4d4d_566e);
@@ -73,30 +76,30 @@ mod platform {
     }
 
     /// Brings up what needs paging and the heap: shared info, the PV console, event
-    /// delivery, the timer and xenstore.
-    pub fn init() {
+    /// delivery, the timer and the grant table. Returns the tasks to start (it spawns
+    /// nothing itself: the executor sits above this layer).
+    pub fn init() -> Vec<BoxedFuture> {
+        let mut tasks: Vec<BoxedFuture> = Vec::new();
         match shared_info::map() {
             Ok(()) => log::debug!("shared_info at {:#x}", shared_info::addr().unwrap_or(0)),
             Err(rc) => log::error!("mapping shared_info failed: {rc}"),
         }
-        if let Err(e) = console::init() {
+        if let Err(e) = pv_console::init() {
             log::error!("PV console unavailable: {e}; output stays on the debug port");
         }
         if let Err(rc) = event::init() {
             log::error!("event upcall vector refused by Xen ({rc}): events will not arrive");
         }
-        if let Err(e) = time::init() {
+        if let Err(e) = timer::init() {
             log::error!("binding VIRQ_TIMER failed: {e}");
         }
         if let Err(rc) = gnttab::init() {
             log::error!("grant table unavailable: Xen error {rc}");
         }
         match event::bind_virq(abi::VIRQ_DEBUG) {
-            Ok(port) => crate::executor::spawn(debug_virq(port)),
+            Ok(port) => tasks.push(Box::pin(debug_virq(port))),
             Err(e) => log::warn!("binding VIRQ_DEBUG failed: {e}"),
         }
-        if let Err(e) = xenstore::init() {
-            log::error!("xenstore unavailable: {e}");
-        }
+        tasks
     }
 }

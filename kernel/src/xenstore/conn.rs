@@ -2,10 +2,11 @@
 //! matched to requests by id, watch events queued for the watch that asked. The wire format
 //! is `devices::xenstore`; the app-facing API is [`crate::xenstore`].
 
-use super::shared_page::{self, SharedPage};
-use super::{abi, event};
+use crate::xen::shared_page::{self, SharedPage};
+use crate::xen::{abi, event};
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::future::Future;
 use core::task::{Poll, Waker};
 use devices::xenstore::{self as wire, Reassembler, Router, WireError, XsError};
 
@@ -47,8 +48,8 @@ impl core::fmt::Display for Error {
     }
 }
 
-/// Finds and maps the xenstore ring and starts the task that reads replies.
-pub fn init() -> Result<(), &'static str> {
+/// Finds and maps the xenstore ring; returns the task that reads replies, to be spawned.
+pub(crate) fn init() -> Result<impl Future<Output = ()> + Send + 'static, &'static str> {
     let (page, port) =
         shared_page::from_hvm_params(abi::HVM_PARAM_STORE_PFN, abi::HVM_PARAM_STORE_EVTCHN)?;
     let port = event::adopt(port).map_err(|_| "xenstore event channel unusable")?;
@@ -65,8 +66,7 @@ pub fn init() -> Result<(), &'static str> {
         waiters: Vec::new(),
         broken: None,
     });
-    crate::executor::spawn(reader(port));
-    Ok(())
+    Ok(reader(port))
 }
 
 /// Takes what xenstored wrote, then sleeps until it signals again.

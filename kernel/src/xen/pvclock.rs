@@ -1,9 +1,8 @@
-//! Time from Xen: the monotonic system time of the vCPU's `vcpu_time_info` (pvclock), the
-//! wall clock in shared_info, and a one-shot timer delivered as VIRQ_TIMER.
+//! Time from Xen: the monotonic system time of the vCPU's `vcpu_time_info` (pvclock) and
+//! the wall clock in shared_info.
 
-use super::abi::{self, shared_info, vcpu_info, vcpu_time_info};
-use super::hypercall::hypercall;
-use super::{event, shared_info as si};
+use super::abi::{shared_info, vcpu_info, vcpu_time_info};
+use super::shared_info as si;
 use crate::arch::cpu;
 use core::mem::offset_of;
 use core::sync::atomic::{fence, Ordering};
@@ -70,30 +69,4 @@ pub fn wall_clock() -> Option<(u64, u32)> {
     };
     let total = u128::from(sec) * 1_000_000_000 + u128::from(nsec) + u128::from(system_time_ns()?);
     Some(((total / 1_000_000_000) as u64, (total % 1_000_000_000) as u32))
-}
-
-/// Binds VIRQ_TIMER; returns its port.
-pub fn init() -> Result<abi::EvtchnPort, event::EvtchnError> {
-    event::bind_virq(abi::VIRQ_TIMER)
-}
-
-/// Arms the one-shot timer for system time `deadline_ns` (a deadline already past fires at
-/// once).
-pub fn set_timer(deadline_ns: u64) {
-    let mut arg = abi::vcpu_set_singleshot_timer { timeout_abs_ns: deadline_ns, flags: 0 };
-    // SAFETY: VCPUOP_set_singleshot_timer for vCPU 0 takes a struct
-    // vcpu_set_singleshot_timer, which `arg` is.
-    let rc = unsafe {
-        hypercall(
-            abi::HYPERVISOR_VCPU_OP,
-            abi::VCPUOP_SET_SINGLESHOT_TIMER as u64,
-            0,
-            &mut arg as *mut _ as u64,
-            0,
-            0,
-        )
-    };
-    if rc < 0 {
-        log::warn!("set_singleshot_timer: Xen error {rc}");
-    }
 }

@@ -2,15 +2,18 @@
 //! transactions (retried on EAGAIN by [`transaction`]) and watches. Relative paths are
 //! relative to the guest's own directory (`/local/domain/<domid>`).
 
-use crate::xen::xenstore::{self as xs, Error};
+mod conn;
+
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
+pub(crate) use conn::init;
+use conn::{self as xs, Error};
 use core::future::Future;
 use core::sync::atomic::{AtomicU32, Ordering};
 use devices::xenstore::{kind, nul_terminated, strings, XsError};
 
-pub use crate::xen::xenstore::Error as XenstoreError;
+pub use conn::Error as XenstoreError;
 
 fn utf8(v: Vec<u8>) -> Result<String, Error> {
     String::from_utf8(v).map_err(|_| Error::NotUtf8)
