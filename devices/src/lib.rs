@@ -16,6 +16,7 @@ pub mod byte_ring;
 pub mod cmdline;
 pub mod console;
 pub mod gnttab;
+pub mod le;
 pub mod netfront;
 pub mod ring;
 pub mod shmem;

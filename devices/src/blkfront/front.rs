@@ -441,9 +441,7 @@ impl<R: SharedMem, B: SharedMem> Blkfront<R, B> {
         rsp: &[u8; RSP_SIZE],
         done: &mut Vec<Completion>,
     ) -> Result<(), ProtocolError> {
-        let id = le_u64(rsp, RSP_ID);
-        let op = rsp[RSP_OPERATION];
-        let status = i16::from_le_bytes([rsp[RSP_STATUS], rsp[RSP_STATUS + 1]]);
+        let Response { id, op, status } = Response::decode(rsp);
         let slot = (id & ((1 << SLOT_BITS) - 1)) as usize;
         let f = match self.in_flight.get(slot) {
             Some(Some(f)) if f.id == id => f,

@@ -1,8 +1,8 @@
 //! Host tests: a simulated blkback over a RAM disk plays the other domain, honest or
 //! hostile.
 
-use super::wire::le_u64;
 use super::*;
+use crate::le::{put_i16, put_u64, u16_at, u32_at, u64_at};
 use crate::ring::{RingError, OFF_REQ_EVENT, OFF_REQ_PROD, OFF_RING, OFF_RSP_PROD};
 use crate::shmem::testing::TestMem;
 use crate::shmem::SharedMem;
@@ -20,14 +20,6 @@ const HANDLE: u16 = 51712;
 
 fn page() -> Mem {
     Box::leak(Box::new(TestMem::new(PAGE_SIZE)))
-}
-
-fn le16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
 }
 
 /// xorshift64: deterministic pseudo-random numbers.
@@ -94,9 +86,9 @@ impl Back {
             self.taken += 1;
             let (id, op) = self.carry_out(&r, status);
             let mut rsp = [0u8; RSP_SIZE];
-            rsp[RSP_ID..RSP_ID + 8].copy_from_slice(&id.to_le_bytes());
+            put_u64(&mut rsp, RSP_ID, id);
             rsp[RSP_OPERATION] = op;
-            rsp[RSP_STATUS..RSP_STATUS + 2].copy_from_slice(&status.to_le_bytes());
+            put_i16(&mut rsp, RSP_STATUS, status);
             self.held.push(rsp);
             n += 1;
         }
@@ -113,56 +105,56 @@ impl Back {
         let ok = status == RSP_OKAY;
         match r[REQ_OPERATION] {
             op @ (OP_READ | OP_WRITE) => {
-                assert_eq!(le16(r, REQ_HANDLE), HANDLE);
+                assert_eq!(u16_at(r, REQ_HANDLE), HANDLE);
                 let n = r[REQ_NR_SEGMENTS] as usize;
                 assert!((1..=MAX_SEGMENTS).contains(&n), "{n} segments");
                 let segs: Vec<[u8; SEG_SIZE]> = (0..n)
                     .map(|i| r[REQ_SEG + i * SEG_SIZE..][..SEG_SIZE].try_into().unwrap())
                     .collect();
-                let sector = le_u64(r, REQ_SECTOR);
+                let sector = u64_at(r, REQ_SECTOR);
                 self.transfer(op, sector, &segs, ok);
                 self.seen.push(Seen { op, indirect: false, segments: n, sector });
-                (le_u64(r, REQ_ID), op)
+                (u64_at(r, REQ_ID), op)
             }
             OP_INDIRECT => {
                 let op = r[IND_OP];
                 assert!(op == OP_READ || op == OP_WRITE, "indirect op {op}");
                 assert!(self.max_indirect > 0, "indirect request not offered");
-                assert_eq!(le16(r, IND_HANDLE), HANDLE);
-                let n = le16(r, IND_NR_SEGMENTS) as usize;
+                assert_eq!(u16_at(r, IND_HANDLE), HANDLE);
+                let n = u16_at(r, IND_NR_SEGMENTS) as usize;
                 assert!((1..=self.max_indirect).contains(&n), "{n} indirect segments");
                 let npages = n.div_ceil(SEGMENTS_PER_INDIRECT_PAGE);
                 assert!(npages <= MAX_INDIRECT_PAGES);
                 let mut segs = Vec::new();
                 for i in 0..n {
-                    let gref = le32(r, IND_GREFS + i / SEGMENTS_PER_INDIRECT_PAGE * 4);
+                    let gref = u32_at(r, IND_GREFS + i / SEGMENTS_PER_INDIRECT_PAGE * 4);
                     let at = i % SEGMENTS_PER_INDIRECT_PAGE * SEG_SIZE;
                     let mut s = [0u8; SEG_SIZE];
                     self.page(gref).read(at, &mut s);
                     segs.push(s);
                 }
-                let sector = le_u64(r, IND_SECTOR);
+                let sector = u64_at(r, IND_SECTOR);
                 self.transfer(op, sector, &segs, ok);
                 self.seen.push(Seen { op, indirect: true, segments: n, sector });
-                (le_u64(r, IND_ID), op)
+                (u64_at(r, IND_ID), op)
             }
             op @ (OP_FLUSH_DISKCACHE | OP_WRITE_BARRIER) => {
                 assert_eq!(r[REQ_NR_SEGMENTS], 0);
                 self.seen.push(Seen { op, indirect: false, segments: 0, sector: 0 });
-                (le_u64(r, REQ_ID), op)
+                (u64_at(r, REQ_ID), op)
             }
             OP_DISCARD => {
-                assert_eq!(le16(r, DISCARD_HANDLE), HANDLE);
+                assert_eq!(u16_at(r, DISCARD_HANDLE), HANDLE);
                 assert_eq!(r[DISCARD_FLAG], 0);
-                let sector = le_u64(r, DISCARD_SECTOR);
-                let n = le_u64(r, DISCARD_NR_SECTORS) as usize;
+                let sector = u64_at(r, DISCARD_SECTOR);
+                let n = u64_at(r, DISCARD_NR_SECTORS) as usize;
                 let at = sector as usize * 512;
                 assert!(n > 0 && at + n * 512 <= self.disk.len(), "discard out of range");
                 if ok {
                     self.disk[at..at + n * 512].fill(0);
                 }
                 self.seen.push(Seen { op: OP_DISCARD, indirect: false, segments: 0, sector });
-                (le_u64(r, DISCARD_ID), OP_DISCARD)
+                (u64_at(r, DISCARD_ID), OP_DISCARD)
             }
             op => panic!("unknown operation {op}"),
         }
@@ -175,7 +167,7 @@ impl Back {
             assert!(first <= last && last < PAGE_SIZE / 512, "segment {first}..={last}");
             let n = (last + 1 - first) * 512;
             assert!(at + n <= self.disk.len(), "transfer beyond the disk");
-            let page = self.page(le32(s, SEG_GREF));
+            let page = self.page(u32_at(s, SEG_GREF));
             if ok && op == OP_READ {
                 page.write(first * 512, &self.disk[at..at + n]);
             } else if ok {
@@ -619,10 +611,10 @@ fn a_duplicate_response_does_not_complete_the_next_request_in_its_slot() {
     let r2 = f.write(0, &[9; 512]).unwrap();
     b.take(1);
     b.held.clear();
-    assert_eq!(le_u64(&first, RSP_ID) & 0xffff, 0);
+    assert_eq!(u64_at(&first, RSP_ID) & 0xffff, 0);
     b.push(&first);
     let (done, err) = f.poll();
-    assert_eq!(err, Some(ProtocolError::BadId(le_u64(&first, RSP_ID))));
+    assert_eq!(err, Some(ProtocolError::BadId(u64_at(&first, RSP_ID))));
     assert_stopped(&mut f, &mut b, done, &[r2]);
     let _ = r1;
 }
@@ -634,7 +626,7 @@ fn a_wrong_operation_stops_the_front() {
     wrong[RSP_OPERATION] = OP_WRITE;
     b.push(&wrong);
     let (done, err) = f.poll();
-    let id = le_u64(&wrong, RSP_ID);
+    let id = u64_at(&wrong, RSP_ID);
     assert_eq!(err, Some(ProtocolError::WrongOperation { id, op: OP_WRITE }));
     assert_stopped(&mut f, &mut b, done, &[r1, r2]);
     assert_eq!(f.free_pages(), 64 - 1 - 20 - 1, "both requests' pages stay lent");
@@ -706,7 +698,7 @@ fn random_hostile_streams_never_panic() {
                         let mut rsp = b.held.remove(rnd() as usize % b.held.len());
                         let status = [RSP_OKAY, RSP_OKAY, RSP_ERROR, RSP_EOPNOTSUPP, rnd() as i16];
                         let s = status[rnd() as usize % 5];
-                        rsp[RSP_STATUS..RSP_STATUS + 2].copy_from_slice(&s.to_le_bytes());
+                        put_i16(&mut rsp, RSP_STATUS, s);
                         b.push(&rsp);
                         last = rsp;
                     }

@@ -1,6 +1,9 @@
 //! The ring's wire format (`io/blkif.h`): sizes, offsets in `struct blkif_request`,
 //! `blkif_request_indirect`, `blkif_request_discard` and `blkif_response`, operation and
-//! status codes, and the encoding of each request into a ring slot.
+//! status codes, the encoding of each request into a ring slot and the decoding of a
+//! response.
+
+use crate::le::{i16_at, put_u16, put_u32, put_u64, u64_at};
 
 pub const PAGE_SIZE: usize = 4096;
 /// The unit of every sector quantity on the wire (see *Units*).
@@ -62,20 +65,24 @@ pub const RSP_OKAY: i16 = 0;
 pub const RSP_ERROR: i16 = -1;
 pub const RSP_EOPNOTSUPP: i16 = -2;
 
-pub(super) fn le_u64(b: &[u8], at: usize) -> u64 {
-    let mut v = [0u8; 8];
-    v.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(v)
+/// A `struct blkif_response`, copied out of its slot (nothing in it is checked yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Response {
+    pub id: u64,
+    pub op: u8,
+    pub status: i16,
 }
 
-pub(super) fn put(b: &mut [u8], at: usize, bytes: &[u8]) {
-    b[at..at + bytes.len()].copy_from_slice(bytes);
+impl Response {
+    pub(super) fn decode(r: &[u8; RSP_SIZE]) -> Response {
+        Response { id: u64_at(r, RSP_ID), op: r[RSP_OPERATION], status: i16_at(r, RSP_STATUS) }
+    }
 }
 
 /// A segment of `bytes` (a multiple of 512) from the start of the page `gref`.
 pub(super) fn segment(gref: u32, bytes: usize) -> [u8; SEG_SIZE] {
     let mut s = [0u8; SEG_SIZE];
-    put(&mut s, SEG_GREF, &gref.to_le_bytes());
+    put_u32(&mut s, SEG_GREF, gref);
     s[SEG_FIRST] = 0;
     s[SEG_LAST] = (bytes / WIRE_SECTOR - 1) as u8;
     s
@@ -91,11 +98,12 @@ pub(super) fn rw_request(
     let mut r = [0u8; SLOT];
     r[REQ_OPERATION] = op;
     r[REQ_NR_SEGMENTS] = segs.len() as u8;
-    put(&mut r, REQ_HANDLE, &handle.to_le_bytes());
-    put(&mut r, REQ_ID, &id.to_le_bytes());
-    put(&mut r, REQ_SECTOR, &sector.to_le_bytes());
+    put_u16(&mut r, REQ_HANDLE, handle);
+    put_u64(&mut r, REQ_ID, id);
+    put_u64(&mut r, REQ_SECTOR, sector);
     for (i, s) in segs.iter().enumerate() {
-        put(&mut r, REQ_SEG + i * SEG_SIZE, s);
+        let at = REQ_SEG + i * SEG_SIZE;
+        r[at..at + SEG_SIZE].copy_from_slice(s);
     }
     r
 }
@@ -111,12 +119,12 @@ pub(super) fn indirect_request(
     let mut r = [0u8; SLOT];
     r[IND_OPERATION] = OP_INDIRECT;
     r[IND_OP] = op;
-    put(&mut r, IND_NR_SEGMENTS, &nseg.to_le_bytes());
-    put(&mut r, IND_ID, &id.to_le_bytes());
-    put(&mut r, IND_SECTOR, &sector.to_le_bytes());
-    put(&mut r, IND_HANDLE, &handle.to_le_bytes());
-    for (i, g) in grefs.iter().enumerate() {
-        put(&mut r, IND_GREFS + i * 4, &g.to_le_bytes());
+    put_u16(&mut r, IND_NR_SEGMENTS, nseg);
+    put_u64(&mut r, IND_ID, id);
+    put_u64(&mut r, IND_SECTOR, sector);
+    put_u16(&mut r, IND_HANDLE, handle);
+    for (i, &g) in grefs.iter().enumerate() {
+        put_u32(&mut r, IND_GREFS + i * 4, g);
     }
     r
 }
@@ -125,9 +133,9 @@ pub(super) fn discard_request(handle: u16, id: u64, sector: u64, nr_sectors: u64
     let mut r = [0u8; SLOT];
     r[DISCARD_OPERATION] = OP_DISCARD;
     r[DISCARD_FLAG] = 0;
-    put(&mut r, DISCARD_HANDLE, &handle.to_le_bytes());
-    put(&mut r, DISCARD_ID, &id.to_le_bytes());
-    put(&mut r, DISCARD_SECTOR, &sector.to_le_bytes());
-    put(&mut r, DISCARD_NR_SECTORS, &nr_sectors.to_le_bytes());
+    put_u16(&mut r, DISCARD_HANDLE, handle);
+    put_u64(&mut r, DISCARD_ID, id);
+    put_u64(&mut r, DISCARD_SECTOR, sector);
+    put_u64(&mut r, DISCARD_NR_SECTORS, nr_sectors);
     r
 }

@@ -138,10 +138,7 @@ impl<R: SharedMem, B: SharedMem> Netfront<R, B> {
         let mut any = false;
         while self.rx.free_requests() > 0 {
             let Some(id) = self.rx_free.pop() else { break };
-            let mut req = [0u8; RX_SLOT];
-            req[RXREQ_ID..RXREQ_ID + 2].copy_from_slice(&id.to_le_bytes());
-            req[RXREQ_GREF..RXREQ_GREF + 4]
-                .copy_from_slice(&self.rx_bufs[id as usize].gref.to_le_bytes());
+            let req = rx_request(id, self.rx_bufs[id as usize].gref);
             let pos = self.rx.next_request_index();
             self.rx.push_request(&req).expect("a free slot was checked");
             self.rx_slot_id[(pos % self.rx.size()) as usize] = id;
@@ -179,12 +176,7 @@ impl<R: SharedMem, B: SharedMem> Netfront<R, B> {
             // The first request's size is the whole frame's; later ones their own.
             let size = if i == 0 { frame.len() } else { chunk.len() } as u16;
             let flags = if i < last { NETTXF_MORE_DATA } else { 0 };
-            let mut req = [0u8; TX_SLOT];
-            req[TXREQ_GREF..TXREQ_GREF + 4].copy_from_slice(&buf.gref.to_le_bytes());
-            req[TXREQ_OFFSET..TXREQ_OFFSET + 2].copy_from_slice(&0u16.to_le_bytes());
-            req[TXREQ_FLAGS..TXREQ_FLAGS + 2].copy_from_slice(&flags.to_le_bytes());
-            req[TXREQ_ID..TXREQ_ID + 2].copy_from_slice(&id.to_le_bytes());
-            req[TXREQ_SIZE..TXREQ_SIZE + 2].copy_from_slice(&size.to_le_bytes());
+            let req = tx_request(buf.gref, flags, id, size);
             self.tx.push_request(&req).expect("free slots were checked");
             self.tx_in_flight[id as usize] = true;
         }
@@ -205,8 +197,7 @@ impl<R: SharedMem, B: SharedMem> Netfront<R, B> {
         let mut rsp = [0u8; TX_SLOT];
         loop {
             while self.tx.take_response(&mut rsp)? {
-                let id = u16::from_le_bytes([rsp[TXRSP_ID], rsp[TXRSP_ID + 1]]);
-                let status = i16::from_le_bytes([rsp[TXRSP_STATUS], rsp[TXRSP_STATUS + 1]]);
+                let TxResponse { id, status } = TxResponse::decode(&rsp);
                 match self.tx_in_flight.get_mut(id as usize) {
                     Some(f) if *f => *f = false,
                     _ => {
@@ -289,10 +280,7 @@ impl<R: SharedMem, B: SharedMem> Netfront<R, B> {
 
     /// One data response of a frame: validated, then its bytes appended to `partial`.
     fn fragment(&mut self, rsp: &[u8; RX_SLOT], slot_buf: Option<u16>) {
-        let id = u16::from_le_bytes([rsp[RXRSP_ID], rsp[RXRSP_ID + 1]]);
-        let offset = u16::from_le_bytes([rsp[RXRSP_OFFSET], rsp[RXRSP_OFFSET + 1]]);
-        let flags = u16::from_le_bytes([rsp[RXRSP_FLAGS], rsp[RXRSP_FLAGS + 1]]);
-        let status = i16::from_le_bytes([rsp[RXRSP_STATUS], rsp[RXRSP_STATUS + 1]]);
+        let RxResponse { id, offset, flags, status } = RxResponse::decode(rsp);
         let st = &mut self.rx_state;
         st.more = flags & NETRXF_MORE_DATA != 0;
         st.extras = flags & NETRXF_EXTRA_INFO != 0;

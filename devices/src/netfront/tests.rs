@@ -1,6 +1,7 @@
 //! Host tests: a simulated netback plays the other domain, honest or hostile.
 
 use super::*;
+use crate::le::{put_i16, put_u16, u16_at, u32_at};
 use crate::ring::{RingError, OFF_REQ_PROD, OFF_RING, OFF_RSP_PROD};
 use crate::shmem::testing::TestMem;
 use crate::shmem::SharedMem;
@@ -26,10 +27,6 @@ struct Back {
     rx_prod: u32,
 }
 
-fn le16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
 impl Back {
     fn page(&self, gref: u32) -> Mem {
         self.pages.iter().find(|p| p.0 == gref).expect("request names a granted page").1
@@ -45,25 +42,25 @@ impl Back {
             let mut req = [0u8; TX_SLOT];
             self.tx.read(OFF_RING + (self.tx_cons % 256) as usize * TX_SLOT, &mut req);
             self.tx_cons += 1;
-            let gref = u32::from_le_bytes(req[0..4].try_into().unwrap());
-            let size = le16(&req, TXREQ_SIZE) as usize;
+            let gref = u32_at(&req, TXREQ_GREF);
+            let size = u16_at(&req, TXREQ_SIZE) as usize;
             if cur.is_empty() {
                 total = size;
             }
-            let chunk = if le16(&req, TXREQ_FLAGS) & NETTXF_MORE_DATA != 0 {
+            let chunk = if u16_at(&req, TXREQ_FLAGS) & NETTXF_MORE_DATA != 0 {
                 PAGE_SIZE.min(total - cur.len())
             } else {
                 total - cur.len()
             };
             let mut data = vec![0u8; chunk];
-            self.page(gref).read(le16(&req, TXREQ_OFFSET) as usize, &mut data);
+            self.page(gref).read(u16_at(&req, TXREQ_OFFSET) as usize, &mut data);
             cur.extend_from_slice(&data);
-            if le16(&req, TXREQ_FLAGS) & NETTXF_MORE_DATA == 0 {
+            if u16_at(&req, TXREQ_FLAGS) & NETTXF_MORE_DATA == 0 {
                 frames.push(core::mem::take(&mut cur));
             }
             let mut rsp = [0u8; TX_SLOT];
-            rsp[0..2].copy_from_slice(&req[TXREQ_ID..TXREQ_ID + 2]);
-            rsp[2..4].copy_from_slice(&status.to_le_bytes());
+            put_u16(&mut rsp, TXRSP_ID, u16_at(&req, TXREQ_ID));
+            put_i16(&mut rsp, TXRSP_STATUS, status);
             self.push_tx_response(&rsp);
         }
         frames
@@ -81,15 +78,15 @@ impl Back {
         let mut req = [0u8; RX_SLOT];
         self.rx.read(OFF_RING + (self.rx_cons % 256) as usize * RX_SLOT, &mut req);
         self.rx_cons += 1;
-        (le16(&req, 0), u32::from_le_bytes(req[4..8].try_into().unwrap()))
+        (u16_at(&req, RXREQ_ID), u32_at(&req, RXREQ_GREF))
     }
 
     fn push_rx_response(&mut self, id: u16, offset: u16, flags: u16, status: i16) {
         let mut rsp = [0u8; RX_SLOT];
-        rsp[0..2].copy_from_slice(&id.to_le_bytes());
-        rsp[2..4].copy_from_slice(&offset.to_le_bytes());
-        rsp[4..6].copy_from_slice(&flags.to_le_bytes());
-        rsp[6..8].copy_from_slice(&status.to_le_bytes());
+        put_u16(&mut rsp, RXRSP_ID, id);
+        put_u16(&mut rsp, RXRSP_OFFSET, offset);
+        put_u16(&mut rsp, RXRSP_FLAGS, flags);
+        put_i16(&mut rsp, RXRSP_STATUS, status);
         self.rx.write(OFF_RING + (self.rx_prod % 256) as usize * RX_SLOT, &rsp);
         self.rx_prod += 1;
         self.rx.store_u32(OFF_RSP_PROD, self.rx_prod);
