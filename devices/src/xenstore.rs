@@ -78,6 +78,8 @@ impl core::fmt::Display for WireError {
     }
 }
 
+impl core::error::Error for WireError {}
+
 /// Errors xenstored reports by name (`xsd_errors` in xs_wire.h).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum XsError {
@@ -133,6 +135,8 @@ impl core::fmt::Display for XsError {
         }
     }
 }
+
+impl core::error::Error for XsError {}
 
 /// The fixed header of every message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -54,6 +54,8 @@ impl core::fmt::Display for BlkError {
     }
 }
 
+impl core::error::Error for BlkError {}
+
 /// A response that broke the protocol. After one, the front stops (see *Trust*).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProtocolError {
@@ -86,6 +88,8 @@ impl core::fmt::Display for ProtocolError {
         }
     }
 }
+
+impl core::error::Error for ProtocolError {}
 
 /// Counters, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -77,13 +77,77 @@ impl From<Info> for Geometry {
     }
 }
 
+/// A node of the backend's directory that [`Geometry::parse`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendNode {
+    Sectors,
+    SectorSize,
+    PhysicalSectorSize,
+    Info,
+    Mode,
+    FeatureFlushCache,
+    FeatureBarrier,
+    FeatureDiscard,
+    DiscardGranularity,
+    DiscardAlignment,
+    DiscardSecure,
+    FeatureMaxIndirectSegments,
+    FeaturePersistent,
+}
+
+impl BackendNode {
+    pub const ALL: [BackendNode; 13] = {
+        use BackendNode::*;
+        [
+            Sectors,
+            SectorSize,
+            PhysicalSectorSize,
+            Info,
+            Mode,
+            FeatureFlushCache,
+            FeatureBarrier,
+            FeatureDiscard,
+            DiscardGranularity,
+            DiscardAlignment,
+            DiscardSecure,
+            FeatureMaxIndirectSegments,
+            FeaturePersistent,
+        ]
+    };
+
+    /// The node's name in xenstore.
+    pub const fn name(self) -> &'static str {
+        match self {
+            BackendNode::Sectors => "sectors",
+            BackendNode::SectorSize => "sector-size",
+            BackendNode::PhysicalSectorSize => "physical-sector-size",
+            BackendNode::Info => "info",
+            BackendNode::Mode => "mode",
+            BackendNode::FeatureFlushCache => "feature-flush-cache",
+            BackendNode::FeatureBarrier => "feature-barrier",
+            BackendNode::FeatureDiscard => "feature-discard",
+            BackendNode::DiscardGranularity => "discard-granularity",
+            BackendNode::DiscardAlignment => "discard-alignment",
+            BackendNode::DiscardSecure => "discard-secure",
+            BackendNode::FeatureMaxIndirectSegments => "feature-max-indirect-segments",
+            BackendNode::FeaturePersistent => "feature-persistent",
+        }
+    }
+}
+
+impl core::fmt::Display for BackendNode {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// A backend node that cannot be right.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GeometryError {
     /// A required node is absent.
-    Missing(&'static str),
+    Missing(BackendNode),
     /// A node is not a decimal number of its type's range.
-    NotANumber(&'static str),
+    NotANumber(BackendNode),
     /// `sectors` is 0.
     ZeroSectors,
     /// `sectors` × 512 does not fit in 64 bits.
@@ -113,23 +177,19 @@ impl core::fmt::Display for GeometryError {
     }
 }
 
+impl core::error::Error for GeometryError {}
+
 impl Geometry {
-    /// The backend nodes [`parse`](Self::parse) reads.
-    pub const BACKEND_NODES: &'static [&'static str] = &[
-        "sectors",
-        "sector-size",
-        "physical-sector-size",
-        "info",
-        "mode",
-        "feature-flush-cache",
-        "feature-barrier",
-        "feature-discard",
-        "discard-granularity",
-        "discard-alignment",
-        "discard-secure",
-        "feature-max-indirect-segments",
-        "feature-persistent",
-    ];
+    /// The names of the backend nodes [`parse`](Self::parse) reads: [`BackendNode::ALL`].
+    pub const BACKEND_NODES: &'static [&'static str] = &{
+        let mut names = [""; BackendNode::ALL.len()];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = BackendNode::ALL[i].name();
+            i += 1;
+        }
+        names
+    };
 
     /// Parses the backend's nodes. `get(key)` gives a node's text, or `None` if it is absent.
     /// Only `sectors` is required. `sector-size` defaults to 512. Absent features are off.
@@ -137,7 +197,7 @@ impl Geometry {
     /// are refused: text that is not a number, 0 sectors, a capacity of 2^64 bytes or more, a
     /// bad sector size.
     pub fn parse(get: impl Fn(&str) -> Option<String>) -> Result<Geometry, GeometryError> {
-        let num = |key: &'static str, max: u64| match get(key) {
+        let num = |key: BackendNode, max: u64| match get(key.name()) {
             None => Ok(None),
             Some(text) => match text.trim_end_matches('\0').trim().parse::<u64>() {
                 Ok(n) if n <= max => Ok(Some(n)),
@@ -147,44 +207,46 @@ impl Geometry {
         let u32_node = |key| num(key, u64::from(u32::MAX)).map(|n| n.map(|n| n as u32));
         let flag = |key| num(key, u64::MAX).map(|n| n.is_some_and(|n| n != 0));
 
-        let sectors = num("sectors", u64::MAX)?.ok_or(GeometryError::Missing("sectors"))?;
+        let sectors = num(BackendNode::Sectors, u64::MAX)?
+            .ok_or(GeometryError::Missing(BackendNode::Sectors))?;
         if sectors == 0 {
             return Err(GeometryError::ZeroSectors);
         }
         if sectors.checked_mul(WIRE_SECTOR as u64).is_none() {
             return Err(GeometryError::TooLarge(sectors));
         }
-        let sector_size = u32_node("sector-size")?.unwrap_or(512);
+        let sector_size = u32_node(BackendNode::SectorSize)?.unwrap_or(512);
         if !(512..=4096).contains(&sector_size) || !sector_size.is_power_of_two() {
             return Err(GeometryError::BadSectorSize(sector_size.into()));
         }
-        let physical = u32_node("physical-sector-size")?.unwrap_or(sector_size);
+        let physical = u32_node(BackendNode::PhysicalSectorSize)?.unwrap_or(sector_size);
         if !physical.is_power_of_two() || physical < sector_size {
             return Err(GeometryError::BadPhysicalSectorSize(physical.into()));
         }
-        let vdisk = u32_node("info")?.unwrap_or(0);
-        let mode_ro = get("mode").is_some_and(|m| m.trim_end_matches('\0') == "r");
+        let vdisk = u32_node(BackendNode::Info)?.unwrap_or(0);
+        let mode_ro =
+            get(BackendNode::Mode.name()).is_some_and(|m| m.trim_end_matches('\0') == "r");
         let info = Info {
             sectors,
             sector_size,
             read_only: vdisk & VDISK_READONLY != 0 || mode_ro,
-            flush: flag("feature-flush-cache")?,
-            barrier: flag("feature-barrier")?,
-            discard: flag("feature-discard")?,
+            flush: flag(BackendNode::FeatureFlushCache)?,
+            barrier: flag(BackendNode::FeatureBarrier)?,
+            discard: flag(BackendNode::FeatureDiscard)?,
         };
         Ok(Geometry {
             info,
             physical_sector_size: physical,
-            discard_granularity: match u32_node("discard-granularity")? {
+            discard_granularity: match u32_node(BackendNode::DiscardGranularity)? {
                 None | Some(0) => sector_size,
                 Some(g) => g,
             },
-            discard_alignment: u32_node("discard-alignment")?.unwrap_or(0),
-            discard_secure: flag("discard-secure")?,
-            max_indirect_segments: u32_node("feature-max-indirect-segments")?
+            discard_alignment: u32_node(BackendNode::DiscardAlignment)?.unwrap_or(0),
+            discard_secure: flag(BackendNode::DiscardSecure)?,
+            max_indirect_segments: u32_node(BackendNode::FeatureMaxIndirectSegments)?
                 .unwrap_or(0)
                 .min(MAX_INDIRECT_SEGMENTS),
-            persistent: flag("feature-persistent")?,
+            persistent: flag(BackendNode::FeaturePersistent)?,
         })
     }
 }

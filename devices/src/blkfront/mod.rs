@@ -82,7 +82,8 @@ pub use front::{
     MAX_INDIRECT_SEGMENTS,
 };
 pub use geometry::{
-    Geometry, GeometryError, Info, FRONTEND_NODES, VDISK_CDROM, VDISK_READONLY, VDISK_REMOVABLE,
+    BackendNode, Geometry, GeometryError, Info, FRONTEND_NODES, VDISK_CDROM, VDISK_READONLY,
+    VDISK_REMOVABLE,
 };
 // The wire format's constants (offsets, operations, statuses) are part of the API: the
 // fuzz targets and tests play blkback with them.

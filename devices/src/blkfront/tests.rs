@@ -851,14 +851,15 @@ fn geometry_from_backend_nodes() {
 
 #[test]
 fn geometry_refuses_hostile_nodes() {
+    use BackendNode::*;
     use GeometryError::*;
     let cases: &[(&[(&str, &str)], GeometryError)] = &[
-        (&[], Missing("sectors")),
-        (&[("sectors", "x")], NotANumber("sectors")),
-        (&[("sectors", "")], NotANumber("sectors")),
-        (&[("sectors", "-8")], NotANumber("sectors")),
-        (&[("sectors", "0x10")], NotANumber("sectors")),
-        (&[("sectors", "99999999999999999999")], NotANumber("sectors")),
+        (&[], Missing(Sectors)),
+        (&[("sectors", "x")], NotANumber(Sectors)),
+        (&[("sectors", "")], NotANumber(Sectors)),
+        (&[("sectors", "-8")], NotANumber(Sectors)),
+        (&[("sectors", "0x10")], NotANumber(Sectors)),
+        (&[("sectors", "99999999999999999999")], NotANumber(Sectors)),
         (&[("sectors", "0")], ZeroSectors),
         (&[("sectors", "36028797018963968")], TooLarge(1 << 55)),
         (&[("sectors", "8"), ("sector-size", "3")], BadSectorSize(3)),
@@ -866,19 +867,19 @@ fn geometry_refuses_hostile_nodes() {
         (&[("sectors", "8"), ("sector-size", "256")], BadSectorSize(256)),
         (&[("sectors", "8"), ("sector-size", "1536")], BadSectorSize(1536)),
         (&[("sectors", "8"), ("sector-size", "8192")], BadSectorSize(8192)),
-        (&[("sectors", "8"), ("sector-size", "4294967296")], NotANumber("sector-size")),
+        (&[("sectors", "8"), ("sector-size", "4294967296")], NotANumber(SectorSize)),
         (
             &[("sectors", "8"), ("sector-size", "4096"), ("physical-sector-size", "512")],
             BadPhysicalSectorSize(512),
         ),
         (&[("sectors", "8"), ("physical-sector-size", "3000")], BadPhysicalSectorSize(3000)),
-        (&[("sectors", "8"), ("info", "ro")], NotANumber("info")),
-        (&[("sectors", "8"), ("feature-flush-cache", "yes")], NotANumber("feature-flush-cache")),
+        (&[("sectors", "8"), ("info", "ro")], NotANumber(Info)),
+        (&[("sectors", "8"), ("feature-flush-cache", "yes")], NotANumber(FeatureFlushCache)),
         (
             &[("sectors", "8"), ("feature-max-indirect-segments", "-1")],
-            NotANumber("feature-max-indirect-segments"),
+            NotANumber(FeatureMaxIndirectSegments),
         ),
-        (&[("sectors", "8"), ("discard-granularity", "1e3")], NotANumber("discard-granularity")),
+        (&[("sectors", "8"), ("discard-granularity", "1e3")], NotANumber(DiscardGranularity)),
     ];
     for (pairs, want) in cases {
         assert_eq!(Geometry::parse(nodes(pairs)), Err(*want), "{pairs:?}");

@@ -56,6 +56,8 @@ impl core::fmt::Display for NetError {
     }
 }
 
+impl core::error::Error for NetError {}
+
 /// Counters, for logs and tests.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Stats {
@@ -81,6 +83,19 @@ pub enum SendError {
     /// Empty, or larger than [`MAX_FRAME`].
     BadLength(usize),
 }
+
+impl core::fmt::Display for SendError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            SendError::Busy => f.write_str("no free TX page or ring slot: try again later"),
+            SendError::BadLength(n) => {
+                write!(f, "a frame of {n} bytes (from 1 to {MAX_FRAME} can be sent)")
+            }
+        }
+    }
+}
+
+impl core::error::Error for SendError {}
 
 /// The frontend of one vif: both rings and their buffer pages.
 pub struct Netfront<R, B> {
