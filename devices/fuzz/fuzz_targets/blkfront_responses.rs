@@ -27,7 +27,7 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{Input, Mem};
+use common::Input;
 use devices::blkfront::{
     BlkError, Blkfront, Buffer, Geometry, Info, OpId, DISCARD_FLAG, DISCARD_HANDLE, DISCARD_ID,
     DISCARD_NR_SECTORS, DISCARD_SECTOR, IND_GREFS, IND_HANDLE, IND_ID, IND_NR_SEGMENTS, IND_OP,
@@ -39,6 +39,7 @@ use devices::blkfront::{
 };
 use devices::le::{u16_at, u32_at, u64_at};
 use devices::ring::{ring_size, OFF_REQ_PROD, OFF_RING, OFF_RSP_PROD};
+use devices::shmem::testing::TestMem as Mem;
 use devices::shmem::{Pages, SharedMem};
 use libfuzzer_sys::fuzz_target;
 use std::collections::{BTreeMap, BTreeSet};

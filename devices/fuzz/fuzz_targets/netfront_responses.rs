@@ -20,7 +20,7 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{Input, Mem};
+use common::Input;
 use devices::le::{u16_at, u32_at};
 use devices::netfront::{
     Buffer, Netfront, SendError, MAX_FRAME, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETRXF_MORE_DATA,
@@ -28,6 +28,7 @@ use devices::netfront::{
     TXREQ_OFFSET, TXREQ_SIZE, TX_SLOT,
 };
 use devices::ring::{OFF_REQ_PROD, OFF_RING, OFF_RSP_EVENT, OFF_RSP_PROD};
+use devices::shmem::testing::TestMem as Mem;
 use devices::shmem::SharedMem;
 use libfuzzer_sys::fuzz_target;
 use std::collections::{BTreeSet, VecDeque};
