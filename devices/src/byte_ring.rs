@@ -29,6 +29,8 @@ impl core::fmt::Display for Corrupt {
     }
 }
 
+impl core::error::Error for Corrupt {}
+
 impl Layout {
     /// Bytes produced by us (`prod`) not yet consumed by the other side.
     pub fn in_flight<M: SharedMem>(&self, mem: &M, prod: u32) -> Result<u32, Corrupt> {

@@ -41,6 +41,8 @@ impl core::fmt::Display for GrantError {
     }
 }
 
+impl core::error::Error for GrantError {}
+
 #[derive(Debug)]
 pub struct GrantTable<M> {
     frames: Vec<M>,

@@ -16,8 +16,39 @@ pub mod byte_ring;
 pub mod cmdline;
 pub mod console;
 pub mod gnttab;
+pub mod le;
 pub mod netfront;
 pub mod ring;
 pub mod shmem;
 pub mod xenbus;
 pub mod xenstore;
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::{String, ToString};
+
+    /// Callers may box any of them as `dyn core::error::Error` and log its message.
+    #[test]
+    fn every_error_type_is_an_error_with_a_message() {
+        fn message(e: impl core::error::Error) -> String {
+            e.to_string()
+        }
+        let ring = crate::ring::RingError::Full;
+        let corrupt = crate::byte_ring::Corrupt { prod: 9, cons: 0 };
+        let node = crate::blkfront::BackendNode::SectorSize;
+        let messages = [
+            message(ring),
+            message(corrupt),
+            message(crate::xenstore::WireError::Ring(corrupt)),
+            message(crate::xenstore::XsError::NoEnt),
+            message(crate::gnttab::GrantError::InUse(8)),
+            message(crate::netfront::NetError::Ring(ring)),
+            message(crate::netfront::SendError::BadLength(0)),
+            message(crate::blkfront::BlkError::Io(-1)),
+            message(crate::blkfront::ProtocolError::BadId(3)),
+            message(crate::blkfront::GeometryError::NotANumber(node)),
+        ];
+        assert!(messages.iter().all(|m| !m.is_empty()), "{messages:?}");
+        assert_eq!(messages[9], "backend node sector-size is not a decimal number in range");
+    }
+}

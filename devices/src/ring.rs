@@ -48,6 +48,8 @@ impl core::fmt::Display for RingError {
     }
 }
 
+impl core::error::Error for RingError {}
+
 /// Our side of a shared ring.
 #[derive(Debug)]
 pub struct FrontRing<M> {

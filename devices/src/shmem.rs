@@ -113,33 +113,42 @@ impl<M: SharedMem> SharedMem for Pages<M> {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod testing {
-    //! A heap-backed [`SharedMem`] for host tests; the test plays the other domain by
-    //! reading and writing the same bytes.
+/// A heap-backed [`SharedMem`] for host tests and the fuzz targets (feature `testing`): the
+/// test plays the other domain by reading and writing the same bytes.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
     use super::SharedMem;
-    use std::sync::Mutex;
-    use std::vec;
-    use std::vec::Vec;
+    use crate::le;
+    use alloc::vec;
+    use alloc::vec::Vec;
+    use core::cell::RefCell;
 
-    pub struct TestMem(Mutex<Vec<u8>>);
+    /// `size` zeroed bytes. Like shared memory it is reached through `&self`; an access out
+    /// of range or a misaligned `u32` is a bug in the driver, and panics.
+    #[derive(Debug)]
+    pub struct TestMem(RefCell<Vec<u8>>);
 
     impl TestMem {
         pub fn new(size: usize) -> Self {
-            TestMem(Mutex::new(vec![0; size]))
+            TestMem(RefCell::new(vec![0; size]))
         }
     }
 
     impl SharedMem for TestMem {
         fn size(&self) -> usize {
-            self.0.lock().unwrap().len()
+            self.0.borrow().len()
         }
         fn load_u32(&self, offset: usize) -> u32 {
-            let m = self.0.lock().unwrap();
-            u32::from_le_bytes(m[offset..offset + 4].try_into().unwrap())
+            assert!(offset.is_multiple_of(4), "unaligned u32 load at {offset}");
+            let mut word = [0; 4];
+            self.read(offset, &mut word);
+            le::u32_at(&word, 0)
         }
         fn store_u32(&self, offset: usize, value: u32) {
-            self.0.lock().unwrap()[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
+            assert!(offset.is_multiple_of(4), "unaligned u32 store at {offset}");
+            let mut word = [0; 4];
+            le::put_u32(&mut word, 0, value);
+            self.write(offset, &word);
         }
         fn cas_u32(&self, offset: usize, current: u32, new: u32) -> Result<u32, u32> {
             let v = self.load_u32(offset);
@@ -150,10 +159,10 @@ pub(crate) mod testing {
             Ok(v)
         }
         fn read(&self, offset: usize, buf: &mut [u8]) {
-            buf.copy_from_slice(&self.0.lock().unwrap()[offset..offset + buf.len()]);
+            buf.copy_from_slice(&self.0.borrow()[offset..offset + buf.len()]);
         }
         fn write(&self, offset: usize, data: &[u8]) {
-            self.0.lock().unwrap()[offset..offset + data.len()].copy_from_slice(data);
+            self.0.borrow_mut()[offset..offset + data.len()].copy_from_slice(data);
         }
     }
 }

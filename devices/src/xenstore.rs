@@ -7,6 +7,7 @@
 //! checked and a bad stream gives a [`WireError`], never a panic.
 
 use crate::byte_ring::{Corrupt, Layout};
+use crate::le::{put_u32, u32_at};
 use crate::shmem::SharedMem;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::{String, ToString};
@@ -77,6 +78,8 @@ impl core::fmt::Display for WireError {
     }
 }
 
+impl core::error::Error for WireError {}
+
 /// Errors xenstored reports by name (`xsd_errors` in xs_wire.h).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum XsError {
@@ -133,6 +136,8 @@ impl core::fmt::Display for XsError {
     }
 }
 
+impl core::error::Error for XsError {}
+
 /// The fixed header of every message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Header {
@@ -146,14 +151,13 @@ impl Header {
     pub fn encode(&self) -> [u8; HEADER_SIZE] {
         let mut b = [0; HEADER_SIZE];
         for (i, v) in [self.kind, self.req_id, self.tx_id, self.len].into_iter().enumerate() {
-            b[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
+            put_u32(&mut b, i * 4, v);
         }
         b
     }
 
     pub fn decode(b: &[u8; HEADER_SIZE]) -> Result<Header, WireError> {
-        let word =
-            |i: usize| u32::from_le_bytes([b[i * 4], b[i * 4 + 1], b[i * 4 + 2], b[i * 4 + 3]]);
+        let word = |i: usize| u32_at(b, i * 4);
         let h = Header { kind: word(0), req_id: word(1), tx_id: word(2), len: word(3) };
         if h.len as usize > PAYLOAD_MAX {
             return Err(WireError::Oversized(h.len));

@@ -27,7 +27,7 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{Input, Mem};
+use common::Input;
 use devices::blkfront::{
     BlkError, Blkfront, Buffer, Geometry, Info, OpId, DISCARD_FLAG, DISCARD_HANDLE, DISCARD_ID,
     DISCARD_NR_SECTORS, DISCARD_SECTOR, IND_GREFS, IND_HANDLE, IND_ID, IND_NR_SEGMENTS, IND_OP,
@@ -37,23 +37,15 @@ use devices::blkfront::{
     RSP_SIZE, RSP_STATUS, SEGMENTS_PER_INDIRECT_PAGE, SEG_FIRST, SEG_GREF, SEG_LAST, SEG_SIZE,
     SLOT, WIRE_SECTOR,
 };
+use devices::le::{u16_at, u32_at, u64_at};
 use devices::ring::{ring_size, OFF_REQ_PROD, OFF_RING, OFF_RSP_PROD};
+use devices::shmem::testing::TestMem as Mem;
 use devices::shmem::{Pages, SharedMem};
 use libfuzzer_sys::fuzz_target;
 use std::collections::{BTreeMap, BTreeSet};
 
 const HANDLE: u16 = 51712;
 const GREF: u32 = 100;
-
-fn le16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
-}
-fn le64(b: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
-}
 
 /// The disk's contents, and the data the front writes: bytes that repeat with a period
 /// of 65521 (a prime, so that no two sectors nearby look alike), taken from tables so that
@@ -167,26 +159,26 @@ impl Back<'_> {
         let max_indirect = self.geometry.max_indirect_segments as usize;
         let (id, kind, indirect, sector, segs) = match r[REQ_OPERATION] {
             kind @ (OP_READ | OP_WRITE) => {
-                assert_eq!(le16(r, REQ_HANDLE), HANDLE);
+                assert_eq!(u16_at(r, REQ_HANDLE), HANDLE);
                 let n = usize::from(r[REQ_NR_SEGMENTS]);
                 assert!((1..=MAX_SEGMENTS).contains(&n), "{n} segments");
                 let segs: Vec<[u8; SEG_SIZE]> = (0..n)
                     .map(|i| r[REQ_SEG + i * SEG_SIZE..][..SEG_SIZE].try_into().unwrap())
                     .collect();
-                (le64(r, REQ_ID), kind, false, le64(r, REQ_SECTOR), segs)
+                (u64_at(r, REQ_ID), kind, false, u64_at(r, REQ_SECTOR), segs)
             }
             OP_INDIRECT => {
                 let kind = r[IND_OP];
                 assert!(kind == OP_READ || kind == OP_WRITE, "indirect op {kind}");
                 assert!(max_indirect > 0, "indirect request not offered");
-                assert_eq!(le16(r, IND_HANDLE), HANDLE);
-                let n = usize::from(le16(r, IND_NR_SEGMENTS));
+                assert_eq!(u16_at(r, IND_HANDLE), HANDLE);
+                let n = usize::from(u16_at(r, IND_NR_SEGMENTS));
                 assert!((1..=max_indirect).contains(&n), "{n} indirect segments");
                 let npages = n.div_ceil(SEGMENTS_PER_INDIRECT_PAGE);
                 assert!(npages <= MAX_INDIRECT_PAGES);
                 let mut segs = Vec::new();
                 for p in 0..npages {
-                    let gref = le32(r, IND_GREFS + p * 4);
+                    let gref = u32_at(r, IND_GREFS + p * 4);
                     self.lend(gref);
                     for i in
                         p * SEGMENTS_PER_INDIRECT_PAGE..n.min((p + 1) * SEGMENTS_PER_INDIRECT_PAGE)
@@ -196,7 +188,7 @@ impl Back<'_> {
                         segs.push(s);
                     }
                 }
-                (le64(r, IND_ID), kind, true, le64(r, IND_SECTOR), segs)
+                (u64_at(r, IND_ID), kind, true, u64_at(r, IND_SECTOR), segs)
             }
             kind @ (OP_FLUSH_DISKCACHE | OP_WRITE_BARRIER) => {
                 assert_eq!(r[REQ_NR_SEGMENTS], 0);
@@ -205,13 +197,13 @@ impl Back<'_> {
                 assert!(info.flush || info.barrier, "flush not offered");
                 assert_eq!(kind, want, "flush kind");
                 assert!(self.in_flight.is_empty(), "a flush while requests are in flight");
-                (le64(r, REQ_ID), kind, false, 0, Vec::new())
+                (u64_at(r, REQ_ID), kind, false, 0, Vec::new())
             }
             OP_DISCARD => {
-                assert_eq!(le16(r, DISCARD_HANDLE), HANDLE);
+                assert_eq!(u16_at(r, DISCARD_HANDLE), HANDLE);
                 assert_eq!(r[DISCARD_FLAG], 0);
                 assert!(self.geometry.info.discard, "discard not offered");
-                (le64(r, DISCARD_ID), OP_DISCARD, false, le64(r, DISCARD_SECTOR), Vec::new())
+                (u64_at(r, DISCARD_ID), OP_DISCARD, false, u64_at(r, DISCARD_SECTOR), Vec::new())
             }
             op => panic!("unknown operation {op}"),
         };
@@ -238,7 +230,7 @@ impl Back<'_> {
                     assert!(first == 0, "segment starts at sector {first} of its page");
                     let n = (last + 1) * WIRE_SECTOR;
                     assert!(i + 1 == segs.len() || n == PAGE_SIZE, "a short segment inside");
-                    let gref = le32(s, SEG_GREF);
+                    let gref = u32_at(s, SEG_GREF);
                     let page = page_of(pages, gref);
                     let base = at + bytes as u64;
                     if kind == OP_WRITE {
@@ -263,7 +255,7 @@ impl Back<'_> {
             }
             OP_DISCARD => {
                 assert_eq!(sector, op.offset / WIRE_SECTOR as u64, "discard sector");
-                let n = le64(r, DISCARD_NR_SECTORS);
+                let n = u64_at(r, DISCARD_NR_SECTORS);
                 assert_eq!(n, (op.len / WIRE_SECTOR) as u64, "discard length");
                 op.len
             }
@@ -281,7 +273,7 @@ impl Back<'_> {
         let mut all = grefs;
         if indirect {
             for p in 0..segs.len().div_ceil(SEGMENTS_PER_INDIRECT_PAGE) {
-                all.push(le32(r, IND_GREFS + p * 4));
+                all.push(u32_at(r, IND_GREFS + p * 4));
             }
         }
         self.in_flight.insert(id, Req { op: op_id, kind, indirect, grefs: all });
@@ -311,7 +303,7 @@ impl Back<'_> {
             let mut rsp = [0u8; RSP_SIZE];
             self.ring.read(self.slot(self.front_cons), &mut rsp);
             self.front_cons = self.front_cons.wrapping_add(1);
-            let id = le64(&rsp, RSP_ID);
+            let id = u64_at(&rsp, RSP_ID);
             let op = rsp[RSP_OPERATION];
             let status = i16::from_le_bytes([rsp[RSP_STATUS], rsp[RSP_STATUS + 1]]);
             let ok = self
@@ -479,7 +471,7 @@ fn respond(b: &mut Back, inp: &mut Input) {
     let id = match inp.u8() % 10 {
         0 => id ^ 1 << (inp.u8() % 64),
         1 => inp.u64(),
-        2 => le64(&b.last_rsp, RSP_ID),
+        2 => u64_at(&b.last_rsp, RSP_ID),
         _ => {
             b.held.retain(|&h| h != id);
             id

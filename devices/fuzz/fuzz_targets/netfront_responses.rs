@@ -20,13 +20,15 @@
 #[allow(dead_code)]
 mod common;
 
-use common::{Input, Mem};
+use common::Input;
+use devices::le::{u16_at, u32_at};
 use devices::netfront::{
     Buffer, Netfront, SendError, MAX_FRAME, NETIF_RSP_NULL, NETIF_RSP_OKAY, NETRXF_MORE_DATA,
     NETTXF_MORE_DATA, PAGE_SIZE, RXREQ_GREF, RXREQ_ID, RX_SLOT, TXREQ_FLAGS, TXREQ_GREF, TXREQ_ID,
     TXREQ_OFFSET, TXREQ_SIZE, TX_SLOT,
 };
 use devices::ring::{OFF_REQ_PROD, OFF_RING, OFF_RSP_EVENT, OFF_RSP_PROD};
+use devices::shmem::testing::TestMem as Mem;
 use devices::shmem::SharedMem;
 use libfuzzer_sys::fuzz_target;
 use std::collections::{BTreeSet, VecDeque};
@@ -37,10 +39,6 @@ const TX_GREF: u32 = 1000;
 const RX_GREF: u32 = 5000;
 /// An id no buffer has (ids are below 300 here), whose high byte has no extra-info MORE bit.
 const BOGUS_ID: u16 = 0x0200;
-
-fn le16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
 
 /// What the backend knows of one buffer id.
 #[derive(Default, Clone)]
@@ -145,14 +143,14 @@ impl Back<'_> {
         while self.tx.seen != end {
             let mut req = [0u8; TX_SLOT];
             self.tx.mem.read(self.tx.at(self.tx.seen), &mut req);
-            let id = le16(&req, TXREQ_ID);
-            let gref = u32::from_le_bytes(req[TXREQ_GREF..TXREQ_GREF + 4].try_into().unwrap());
-            let flags = le16(&req, TXREQ_FLAGS);
-            let size = usize::from(le16(&req, TXREQ_SIZE));
+            let id = u16_at(&req, TXREQ_ID);
+            let gref = u32_at(&req, TXREQ_GREF);
+            let flags = u16_at(&req, TXREQ_FLAGS);
+            let size = usize::from(u16_at(&req, TXREQ_SIZE));
             let n = self.tx.ids.len();
             assert!(usize::from(id) < n, "TX request id {id} of {n}");
             assert_eq!(gref, TX_GREF + u32::from(id), "TX request names another page");
-            assert_eq!(le16(&req, TXREQ_OFFSET), 0);
+            assert_eq!(u16_at(&req, TXREQ_OFFSET), 0);
             assert_eq!(flags & !NETTXF_MORE_DATA, 0, "TX flags {flags:#x}: no offloads asked");
             let floor = self.tx.cons;
             let e = &mut self.tx.ids[usize::from(id)];
@@ -192,8 +190,8 @@ impl Back<'_> {
         while self.rx.seen != end {
             let mut req = [0u8; RX_SLOT];
             self.rx.mem.read(self.rx.at(self.rx.seen), &mut req);
-            let id = le16(&req, RXREQ_ID);
-            let gref = u32::from_le_bytes(req[RXREQ_GREF..RXREQ_GREF + 4].try_into().unwrap());
+            let id = u16_at(&req, RXREQ_ID);
+            let gref = u32_at(&req, RXREQ_GREF);
             let n = self.rx.ids.len();
             assert!(usize::from(id) < n, "RX request id {id} of {n}");
             assert_eq!(gref, RX_GREF + u32::from(id), "RX request names another page");
