@@ -40,16 +40,9 @@ pub mod console;
 mod executor;
 #[cfg(target_os = "none")]
 mod logger;
-#[cfg(target_os = "none")]
+/// On the host only its pure parts (the SYN gate) are compiled, for their tests.
+#[cfg(any(test, target_os = "none"))]
 pub mod net;
-/// The network configuration parser, for host tests (in the guest it is `net::config`).
-#[cfg(all(test, not(target_os = "none")))]
-#[path = "net/config.rs"]
-mod net_config;
-/// The SYN gate, for host tests.
-#[cfg(all(test, not(target_os = "none")))]
-#[path = "net/gate.rs"]
-mod net_gate;
 #[cfg(target_os = "none")]
 mod runtime;
 #[cfg(target_os = "none")]

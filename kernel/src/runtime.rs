@@ -5,7 +5,7 @@ use crate::arch::{self, cpu, debugcon};
 use crate::executor::{self, Platform};
 use crate::xen;
 use crate::xen::sched::ShutdownReason;
-use crate::xen::start_info::{BootInfo, StartInfoError};
+use crate::xen::start_info::BootInfo;
 use crate::{logger, mm, time};
 use core::sync::atomic::{AtomicBool, Ordering};
 use log::LevelFilter;
@@ -19,7 +19,7 @@ pub fn cmdline() -> &'static str {
 
 /// Boot, once the CPU tables are loaded and the start info copied: Xen, logging, memory,
 /// Xen services, then the app.
-pub(crate) fn start(info: Result<BootInfo, StartInfoError>, app_main: fn() -> crate::AppMain) -> ! {
+pub(crate) fn start(info: Result<BootInfo, xen::Error>, app_main: fn() -> crate::AppMain) -> ! {
     let xen_version = xen::detect();
     let info = match info {
         Ok(info) => BOOT_INFO.call_once(|| info),

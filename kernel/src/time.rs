@@ -108,6 +108,8 @@ impl core::fmt::Display for Elapsed {
     }
 }
 
+impl core::error::Error for Elapsed {}
+
 /// Runs `future` for at most `d`.
 pub async fn timeout<F: Future>(d: Duration, future: F) -> Result<F::Output, Elapsed> {
     let mut future = core::pin::pin!(future);

@@ -2,17 +2,35 @@
 //! devices in xenstore, reading the backend's nodes (untrusted: parsed and checked), and
 //! switching and waiting for states.
 
+use crate::xen;
+use crate::xen::gnttab::GrantError;
 use crate::xenstore::{self, XenstoreError};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use devices::blkfront::GeometryError;
 pub use devices::xenbus::State;
 
+/// Why a frontend could not connect to its backend: the device layer's one error type.
 #[derive(Debug)]
 pub enum Error {
     Xenstore(XenstoreError),
-    /// A node the backend or toolstack wrote is missing or malformed.
-    BadNode(String),
+    /// An event channel to the backend could not be made.
+    Xen(xen::Error),
+    /// Granting the rings or buffers to the backend failed.
+    Grant(GrantError),
+    /// The backend went to this state instead of the one the handshake waited for.
+    BackendState(State),
+    /// A node the toolstack wrote holds something unusable: the node and its value.
+    BadNode {
+        path: String,
+        value: String,
+    },
+    /// The backend's disk geometry nodes are unusable (at the backend's path).
+    Geometry {
+        backend: String,
+        error: GeometryError,
+    },
 }
 
 impl From<XenstoreError> for Error {
@@ -21,11 +39,39 @@ impl From<XenstoreError> for Error {
     }
 }
 
+impl From<xen::Error> for Error {
+    fn from(e: xen::Error) -> Self {
+        Error::Xen(e)
+    }
+}
+
+impl From<GrantError> for Error {
+    fn from(e: GrantError) -> Self {
+        Error::Grant(e)
+    }
+}
+
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Error::Xenstore(e) => write!(f, "xenstore: {e}"),
-            Error::BadNode(what) => write!(f, "{what}"),
+            Error::Xen(e) => write!(f, "no event channel for the backend: {e}"),
+            Error::Grant(e) => write!(f, "granting pages to the backend failed: {e}"),
+            Error::BackendState(s) => write!(f, "backend went to state {s:?} ({})", *s as u8),
+            Error::BadNode { path, value } => write!(f, "{path} holds {value:?}"),
+            Error::Geometry { backend, error } => write!(f, "{backend}: {error}"),
+        }
+    }
+}
+
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Xenstore(e) => Some(e),
+            Error::Xen(e) => Some(e),
+            Error::Grant(e) => Some(e),
+            Error::Geometry { error, .. } => Some(error),
+            Error::BackendState(_) | Error::BadNode { .. } => None,
         }
     }
 }
@@ -54,11 +100,12 @@ impl Frontend {
     pub async fn open(path: &str) -> Result<Frontend, Error> {
         let backend = xenstore::read(&format!("{path}/backend")).await?;
         let backend_id = xenstore::read(&format!("{path}/backend-id")).await?;
-        let backend_id = backend_id
-            .parse::<u16>()
-            .map_err(|_| Error::BadNode(format!("{path}/backend-id is {backend_id:?}")))?;
+        let backend_id = backend_id.parse::<u16>().map_err(|_| Error::BadNode {
+            path: format!("{path}/backend-id"),
+            value: backend_id,
+        })?;
         if !backend.starts_with("/local/domain/") || backend.contains("..") {
-            return Err(Error::BadNode(format!("{path}/backend is {backend:?}")));
+            return Err(Error::BadNode { path: format!("{path}/backend"), value: backend });
         }
         Ok(Frontend { path: path.into(), backend, backend_id })
     }

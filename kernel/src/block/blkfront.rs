@@ -129,13 +129,10 @@ async fn connect(path: &str) -> Result<Device, Error> {
     let handle: u16 = path.rsplit('/').next().and_then(|id| id.parse().ok()).unwrap_or(0);
     let state = fe.wait_backend(|s| s >= State::InitWait).await?;
     if state > State::Connected {
-        return Err(Error::BadNode(format!("backend is closing (state {})", state as u8)));
+        return Err(Error::BackendState(state));
     }
     let backend = fe.backend_id;
-    let grant = |ro| {
-        GrantedPage::new(backend, ro)
-            .map_err(|e| Error::BadNode(format!("granting pages to the backend failed: {e}")))
-    };
+    let grant = |ro| GrantedPage::new(backend, ro).map_err(Error::Grant);
     // io/blkif.h: a backend that offers max-ring-page-order takes ring-page-order and
     // ring-ref0..N-1 instead of ring-ref. A value that is not a number counts as absent.
     let offered = fe.backend_read("max-ring-page-order").await.and_then(|v| v.trim().parse().ok());
@@ -160,8 +157,7 @@ async fn connect(path: &str) -> Result<Device, Error> {
         discard: false,
     };
     let mut front = Blkfront::new(ring, pages, placeholder, handle);
-    let port = event::alloc_unbound(backend)
-        .map_err(|e| Error::BadNode(format!("no event channel for the backend: {e}")))?;
+    let port = event::alloc_unbound(backend)?;
     let p = fe.path.clone();
     let published = xenstore::transaction(|tx| {
         let p = p.clone();
@@ -190,10 +186,7 @@ async fn connect(path: &str) -> Result<Device, Error> {
     }
     let state = fe.wait_backend(|s| s >= State::Connected).await?;
     if state != State::Connected {
-        return Err(Error::BadNode(format!(
-            "backend went to state {} instead of Connected",
-            state as u8
-        )));
+        return Err(Error::BackendState(state));
     }
     let mut nodes = BTreeMap::new();
     for &key in Geometry::BACKEND_NODES {
@@ -202,7 +195,7 @@ async fn connect(path: &str) -> Result<Device, Error> {
         }
     }
     let geometry = Geometry::parse(|k| nodes.get(k).cloned())
-        .map_err(|e| Error::BadNode(format!("{}: {e}", fe.backend)))?;
+        .map_err(|error| Error::Geometry { backend: fe.backend.clone(), error })?;
     let info = geometry.info;
     front.set_info(geometry);
     log::info!(

@@ -2,31 +2,44 @@
 //!
 //! Every vif the toolstack gave the guest is brought up before `main` can use a socket
 //! (the socket calls wait for it); addresses come from the command line or DHCP, see
-//! [`config`]. A listener or UDP socket is bound on every interface; outgoing connections
-//! and datagrams leave by the interface whose subnet holds the destination, else the first.
+//! [`devices::cmdline::net`]. A listener or UDP socket is bound on every interface;
+//! outgoing connections and datagrams leave by the interface whose subnet holds the
+//! destination, else the first.
+//!
+//! On the host only the SYN gate is compiled, for its tests.
 
+#[cfg(target_os = "none")]
 mod budget;
-pub mod config;
 mod gate;
+#[cfg(target_os = "none")]
 mod netfront;
+#[cfg(target_os = "none")]
 mod stack;
+#[cfg(target_os = "none")]
 mod tcp;
+#[cfg(target_os = "none")]
 mod udp;
 
-use alloc::string::String;
-use alloc::vec::Vec;
+#[cfg(target_os = "none")]
+use alloc::{string::String, vec::Vec};
+#[cfg(target_os = "none")]
 pub use smoltcp::wire::{IpAddress, IpCidr, IpEndpoint, Ipv4Address, Ipv6Address};
+#[cfg(target_os = "none")]
 pub use tcp::{TcpListener, TcpStream};
+#[cfg(target_os = "none")]
 pub use udp::UdpSocket;
 
+#[cfg(target_os = "none")]
 pub(crate) use stack::start;
 
 /// Without Xen there are no vifs: sockets fail at once with `NoInterface`.
+#[cfg(target_os = "none")]
 pub(crate) fn no_network() {
     stack::set_ready();
 }
 
 /// Socket errors.
+#[cfg(target_os = "none")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Error {
     /// The guest has no (working) network interface.
@@ -45,6 +58,7 @@ pub enum Error {
     NoMemory,
 }
 
+#[cfg(target_os = "none")]
 impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(match self {
@@ -60,7 +74,11 @@ impl core::fmt::Display for Error {
     }
 }
 
+#[cfg(target_os = "none")]
+impl core::error::Error for Error {}
+
 /// Buffer sizes and backlog of new sockets.
+#[cfg(target_os = "none")]
 #[derive(Debug, Clone, Copy)]
 pub struct SocketOptions {
     /// Listening sockets kept ready per interface (connections accepted in parallel).
@@ -71,6 +89,7 @@ pub struct SocketOptions {
     pub nodelay: bool,
 }
 
+#[cfg(target_os = "none")]
 impl Default for SocketOptions {
     fn default() -> Self {
         SocketOptions { backlog: 8, recv_buffer: 16 * 1024, send_buffer: 16 * 1024, nodelay: false }
@@ -78,6 +97,7 @@ impl Default for SocketOptions {
 }
 
 /// What an interface looks like now.
+#[cfg(target_os = "none")]
 #[derive(Debug, Clone)]
 pub struct InterfaceInfo {
     pub name: String,
@@ -89,12 +109,14 @@ pub struct InterfaceInfo {
 }
 
 /// Every interface, once the vifs found at boot are up.
+#[cfg(target_os = "none")]
 pub async fn interfaces() -> Vec<InterfaceInfo> {
     stack::ready().await;
     interfaces_now()
 }
 
 /// The interfaces up so far (without waiting for those still connecting).
+#[cfg(target_os = "none")]
 pub fn interfaces_now() -> Vec<InterfaceInfo> {
     stack::NET
         .lock()
@@ -111,6 +133,7 @@ pub fn interfaces_now() -> Vec<InterfaceInfo> {
 
 /// Socket counts over every interface, and what the stack refused for want of memory or
 /// of a free listening socket.
+#[cfg(target_os = "none")]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     /// TCP sockets waiting for a connection (a listener's backlog).
@@ -128,6 +151,7 @@ pub struct Stats {
 }
 
 /// What the stack holds now.
+#[cfg(target_os = "none")]
 pub fn stats() -> Stats {
     use smoltcp::socket::{tcp::State, Socket};
     let mut st = stack::dropped();
@@ -146,6 +170,7 @@ pub fn stats() -> Stats {
 }
 
 /// Waits until interface `index` has an IPv4 address (static, or once DHCP gave one).
+#[cfg(target_os = "none")]
 pub async fn wait_ipv4(index: usize) -> Result<Ipv4Address, Error> {
     loop {
         match interfaces().await.get(index) {
@@ -164,6 +189,7 @@ pub async fn wait_ipv4(index: usize) -> Result<Ipv4Address, Error> {
 }
 
 /// The interface to reach `addr` from.
+#[cfg(target_os = "none")]
 fn route(net: &[stack::Iface], addr: IpAddress) -> Option<usize> {
     net.iter()
         .position(|i| i.iface.ip_addrs().iter().any(|c| c.contains_addr(&addr)))

@@ -4,7 +4,7 @@
 use super::gate::Gate;
 use crate::xen::abi::EvtchnPort;
 use crate::xen::event;
-use crate::xen::gnttab::{GrantError, GrantedPage};
+use crate::xen::gnttab::GrantedPage;
 use crate::xenbus::{Error, Frontend, State};
 use crate::xenstore;
 use alloc::format;
@@ -25,19 +25,15 @@ pub struct Connection {
     pub port: EvtchnPort,
 }
 
-fn grants(e: GrantError) -> Error {
-    Error::BadNode(format!("granting pages to the backend failed: {e}"))
-}
-
 /// Connects to the backend of `fe` (which must be in InitWait or later): grants the rings
 /// and buffers, publishes them with our features, and waits for Connected.
 pub async fn connect(fe: &Frontend) -> Result<Connection, Error> {
     let state = fe.wait_backend(|s| s >= State::InitWait).await?;
     if state > State::Connected {
-        return Err(Error::BadNode(format!("backend is closing (state {})", state as u8)));
+        return Err(Error::BackendState(state));
     }
     let backend = fe.backend_id;
-    let page = |readonly| GrantedPage::new(backend, readonly).map_err(grants);
+    let page = |readonly| GrantedPage::new(backend, readonly).map_err(Error::Grant);
     let (tx_ring, rx_ring) = (page(false)?, page(false)?);
     let (tx_ref, rx_ref) = (tx_ring.gref(), rx_ring.gref());
     // One page per ring slot (256) where memory allows, so that a full ring never waits
@@ -52,8 +48,7 @@ pub async fn connect(fe: &Frontend) -> Result<Connection, Error> {
         rx.push(Buffer { gref: p.gref(), mem: p });
     }
     let front = Netfront::new(tx_ring, rx_ring, tx, rx);
-    let port = event::alloc_unbound(backend)
-        .map_err(|e| Error::BadNode(format!("no event channel for the backend: {e}")))?;
+    let port = event::alloc_unbound(backend)?;
     let path = fe.path.clone();
     let published = xenstore::transaction(|tx| {
         let path = path.clone();
@@ -83,7 +78,7 @@ pub async fn connect(fe: &Frontend) -> Result<Connection, Error> {
         Ok(State::Connected) => Ok(Connection { front, port }),
         Ok(s) => {
             disconnect(fe, Connection { front, port }).await;
-            Err(Error::BadNode(format!("backend went to state {} instead of Connected", s as u8)))
+            Err(Error::BackendState(s))
         }
         Err(e) => Err(e),
     }

@@ -2,7 +2,6 @@
 //! whenever the backend signals, a socket operation asks (a "kick"), or smoltcp's next
 //! timer is due. Applications reach the stack through `tcp` and `udp`.
 
-use super::config::{self, V4};
 use super::netfront::{self, Device};
 use super::{budget, Error, SocketOptions};
 use crate::time::{self, Instant};
@@ -14,9 +13,10 @@ use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::task::{Poll, Waker};
+use devices::cmdline::net::{self as config, V4};
 use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::socket::{dhcpv4, tcp};
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr};
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr, Ipv6Cidr};
 
 pub(super) struct Iface {
     pub iface: Interface,
@@ -250,8 +250,10 @@ async fn bring_up(
 ) -> Result<Frontend, crate::xenbus::Error> {
     let fe = Frontend::open(path).await?;
     let mac = fe.read("mac").await?;
-    let mac = devices::xenbus::parse_mac(&mac)
-        .ok_or_else(|| crate::xenbus::Error::BadNode(alloc::format!("{path}/mac is {mac:?}")))?;
+    let mac = devices::xenbus::parse_mac(&mac).ok_or_else(|| crate::xenbus::Error::BadNode {
+        path: alloc::format!("{path}/mac"),
+        value: mac.clone(),
+    })?;
     let conn = netfront::connect(&fe).await?;
     let mut dev = Device::new();
     dev.conn = Some(conn);
@@ -263,9 +265,9 @@ async fn bring_up(
     let mut sockets = SocketSet::new(Vec::with_capacity(max_sockets));
     let mut dhcp = None;
     iface.update_ip_addrs(|a| {
-        let _ = a.push(IpCidr::Ipv6(smoltcp::wire::Ipv6Cidr::new(config::link_local(mac), 64)));
+        let _ = a.push(IpCidr::Ipv6(Ipv6Cidr::new(config::link_local(mac), 64)));
         if let Some(v6) = cfg.v6 {
-            let _ = a.push(IpCidr::Ipv6(v6));
+            let _ = a.push(IpCidr::Ipv6(Ipv6Cidr::new(v6.addr, v6.prefix_len)));
         }
     });
     if let Some(g) = cfg.gateway6 {
@@ -287,6 +289,7 @@ async fn bring_up(
     };
     match cfg.v4 {
         V4::Static { addr, gateway } => {
+            let addr = Ipv4Cidr::new(addr.addr, addr.prefix_len);
             i.set_v4(Some(addr), gateway);
             log::info!("{name}: {} at {addr}, gateway {gateway:?}", EthernetAddress(mac));
         }

@@ -6,7 +6,7 @@
 
 use super::abi::{self, shared_info, vcpu_info, EvtchnPort, DOMID_SELF};
 use super::hypercall::{hypercall, hypercall_cmd};
-use super::{hvm, shared_info as si};
+use super::{hvm, shared_info as si, Error};
 use crate::arch::{self, cpu};
 use core::future::Future;
 use core::mem::offset_of;
@@ -34,27 +34,17 @@ static PORTS: [Port; NR_PORTS] = [const {
 
 static IGNORED: AtomicU64 = AtomicU64::new(0);
 
-/// An event-channel operation failed; the value is Xen's negative errno.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EvtchnError(pub i64);
-
-impl core::fmt::Display for EvtchnError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(f, "event channel operation failed: Xen error {}", self.0)
-    }
-}
-
-fn op<T>(cmd: usize, arg: &mut T) -> Result<(), EvtchnError> {
+fn op<T>(cmd: usize, arg: &mut T) -> Result<(), Error> {
     // SAFETY: every caller passes the argument structure that `cmd` takes (event_channel.h).
     let rc = unsafe { hypercall_cmd(abi::HYPERVISOR_EVENT_CHANNEL_OP, cmd, arg) };
     if rc < 0 {
-        Err(EvtchnError(rc))
+        Err(Error::from_rc(rc))
     } else {
         Ok(())
     }
 }
 
-fn track(port: EvtchnPort) -> Result<EvtchnPort, EvtchnError> {
+fn track(port: EvtchnPort) -> Result<EvtchnPort, Error> {
     match PORTS.get(port as usize) {
         Some(p) => {
             p.fired.store(false, Ordering::Relaxed);
@@ -63,7 +53,7 @@ fn track(port: EvtchnPort) -> Result<EvtchnPort, EvtchnError> {
         }
         None => {
             let _ = close(port);
-            Err(EvtchnError(-28)) // ENOSPC: beyond the ports we track
+            Err(Error::PortOutOfRange(port))
         }
     }
 }
@@ -77,28 +67,28 @@ pub fn send(port: EvtchnPort) {
 }
 
 /// Binds virtual interrupt `virq` of vCPU 0 to a new port.
-pub fn bind_virq(virq: u32) -> Result<EvtchnPort, EvtchnError> {
+pub fn bind_virq(virq: u32) -> Result<EvtchnPort, Error> {
     let mut arg = abi::evtchn_bind_virq { virq, vcpu: 0, port: 0 };
     op(abi::EVTCHNOP_BIND_VIRQ, &mut arg)?;
     track(arg.port)
 }
 
 /// A new port that domain `remote` may bind to (how a frontend offers a channel).
-pub fn alloc_unbound(remote: u16) -> Result<EvtchnPort, EvtchnError> {
+pub fn alloc_unbound(remote: u16) -> Result<EvtchnPort, Error> {
     let mut arg = abi::evtchn_alloc_unbound { dom: DOMID_SELF, remote_dom: remote, port: 0 };
     op(abi::EVTCHNOP_ALLOC_UNBOUND, &mut arg)?;
     track(arg.port)
 }
 
 /// Adopts a port Xen bound for us (console, xenstore).
-pub fn adopt(port: EvtchnPort) -> Result<EvtchnPort, EvtchnError> {
+pub fn adopt(port: EvtchnPort) -> Result<EvtchnPort, Error> {
     track(port)?;
     unmask(port);
     Ok(port)
 }
 
 /// Closes `port`; a task still waiting on it is woken (and sees nothing fired).
-pub fn close(port: EvtchnPort) -> Result<(), EvtchnError> {
+pub fn close(port: EvtchnPort) -> Result<(), Error> {
     if let Some(p) = PORTS.get(port as usize) {
         p.bound.store(false, Ordering::Release);
         let waker = cpu::without_interrupts(|| p.waker.lock().take());
@@ -209,7 +199,7 @@ pub fn ignored() -> u64 {
 }
 
 /// Routes event upcalls to [`arch::UPCALL_VECTOR`].
-pub fn init() -> Result<(), i64> {
+pub fn init() -> Result<(), Error> {
     let value = (abi::HVM_PARAM_CALLBACK_TYPE_VECTOR << 56) | u64::from(arch::UPCALL_VECTOR);
     hvm::set_param(abi::HVM_PARAM_CALLBACK_IRQ, value)
 }

@@ -5,6 +5,7 @@
 use super::abi::{self, xen_add_to_physmap, DOMID_SELF};
 use super::hypercall::hypercall_cmd;
 use super::shared_page::SharedPage;
+use super::Error;
 use alloc::boxed::Box;
 use devices::gnttab::GrantTable;
 pub use devices::gnttab::{GrantError, GrantRef};
@@ -20,7 +21,7 @@ static TABLE: spin::Mutex<Option<Table>> = spin::Mutex::new(None);
 struct Frame([u8; 4096]);
 
 /// Asks Xen for the table's size limit and maps the first frame.
-pub(crate) fn init() -> Result<(), i64> {
+pub(crate) fn init() -> Result<(), Error> {
     let mut q = abi::gnttab_query_size { dom: DOMID_SELF, ..Default::default() };
     // SAFETY: GNTTABOP_query_size takes one struct gnttab_query_size (count 1).
     let rc = unsafe {
@@ -33,8 +34,12 @@ pub(crate) fn init() -> Result<(), i64> {
             0,
         )
     };
-    if rc < 0 || q.status != 0 {
-        return Err(if rc < 0 { rc } else { i64::from(q.status) });
+    if rc < 0 {
+        return Err(Error::from_rc(rc));
+    }
+    if q.status != 0 {
+        // A GNTST_* code (negative), which the Xen layer reports as an errno would be.
+        return Err(Error::from_rc(i64::from(q.status)));
     }
     let mut t = Table { entries: GrantTable::new(), max_frames: q.max_nr_frames };
     add_frame(&mut t)?;
@@ -43,7 +48,7 @@ pub(crate) fn init() -> Result<(), i64> {
 }
 
 /// Maps table frame number `t.entries.frames()` over a fresh page of ours.
-fn add_frame(t: &mut Table) -> Result<(), i64> {
+fn add_frame(t: &mut Table) -> Result<(), Error> {
     let page = Box::into_raw(Box::new(Frame([0; 4096]))) as u64;
     let mut arg = xen_add_to_physmap {
         domid: DOMID_SELF,
@@ -57,7 +62,7 @@ fn add_frame(t: &mut Table) -> Result<(), i64> {
     let rc =
         unsafe { hypercall_cmd(abi::HYPERVISOR_MEMORY_OP, abi::XENMEM_ADD_TO_PHYSMAP, &mut arg) };
     if rc < 0 {
-        return Err(rc);
+        return Err(Error::from_rc(rc));
     }
     // SAFETY: the page is now the grant-table frame, mapped read+write (heap memory), shared
     // with Xen only and reached only through this SharedPage.
@@ -73,8 +78,8 @@ fn grant_access(domid: u16, paddr: u64, readonly: bool) -> Result<GrantRef, Gran
     loop {
         match t.entries.grant(domid, (paddr >> 12) as u32, readonly) {
             Err(GrantError::Exhausted) if (t.entries.frames() as u32) < t.max_frames => {
-                if let Err(rc) = add_frame(t) {
-                    log::warn!("growing the grant table failed: Xen error {rc}");
+                if let Err(e) = add_frame(t) {
+                    log::warn!("growing the grant table failed: {e}");
                     return Err(GrantError::Exhausted);
                 }
             }

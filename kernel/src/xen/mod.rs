@@ -6,6 +6,12 @@
 //! [`GrantedPage`](crate::grant::GrantedPage), never through raw hypercalls or addresses.
 
 pub mod abi;
+#[cfg(any(test, target_os = "none"))]
+#[cfg_attr(not(target_os = "none"), allow(dead_code))]
+mod error;
+
+#[cfg(target_os = "none")]
+pub(crate) use error::Error;
 
 #[cfg(target_os = "none")]
 pub(crate) mod event;
@@ -82,19 +88,19 @@ mod platform {
         let mut tasks: Vec<BoxedFuture> = Vec::new();
         match shared_info::map() {
             Ok(()) => log::debug!("shared_info at {:#x}", shared_info::addr().unwrap_or(0)),
-            Err(rc) => log::error!("mapping shared_info failed: {rc}"),
+            Err(e) => log::error!("mapping shared_info failed: {e}"),
         }
         if let Err(e) = pv_console::init() {
             log::error!("PV console unavailable: {e}; output stays on the debug port");
         }
-        if let Err(rc) = event::init() {
-            log::error!("event upcall vector refused by Xen ({rc}): events will not arrive");
+        if let Err(e) = event::init() {
+            log::error!("event upcall vector refused by Xen ({e}): events will not arrive");
         }
         if let Err(e) = timer::init() {
             log::error!("binding VIRQ_TIMER failed: {e}");
         }
-        if let Err(rc) = gnttab::init() {
-            log::error!("grant table unavailable: Xen error {rc}");
+        if let Err(e) = gnttab::init() {
+            log::error!("grant table unavailable: {e}");
         }
         match event::bind_virq(abi::VIRQ_DEBUG) {
             Ok(port) => tasks.push(Box::pin(debug_virq(port))),

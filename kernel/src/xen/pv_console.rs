@@ -20,7 +20,7 @@ static CONSOLE: Mutex<Option<Console>> = Mutex::new(None);
 const MAX_WAITS: u32 = 100_000;
 
 /// Finds and maps the console ring.
-pub fn init() -> Result<(), &'static str> {
+pub fn init() -> Result<(), super::Error> {
     let (page, port) =
         shared_page::from_hvm_params(abi::HVM_PARAM_CONSOLE_PFN, abi::HVM_PARAM_CONSOLE_EVTCHN)?;
     *CONSOLE.lock() = Some(Console { ring: ConsoleRing::new(page), port });

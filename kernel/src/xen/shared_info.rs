@@ -14,7 +14,7 @@ static mut PAGE: Page = Page([0; 4096]);
 static ADDR: AtomicU64 = AtomicU64::new(0);
 
 /// Maps shared info over [`PAGE`].
-pub fn map() -> Result<(), i64> {
+pub fn map() -> Result<(), super::Error> {
     let paddr = (&raw const PAGE) as u64;
     let mut arg = xen_add_to_physmap {
         domid: DOMID_SELF,
@@ -29,7 +29,7 @@ pub fn map() -> Result<(), i64> {
     let rc =
         unsafe { hypercall_cmd(abi::HYPERVISOR_MEMORY_OP, abi::XENMEM_ADD_TO_PHYSMAP, &mut arg) };
     if rc < 0 {
-        return Err(rc);
+        return Err(super::Error::from_rc(rc));
     }
     ADDR.store(paddr, Ordering::Release);
     Ok(())

@@ -1,6 +1,6 @@
 //! [`devices::shmem::SharedMem`] over memory shared with another domain.
 
-use super::{abi::EvtchnPort, hvm};
+use super::{abi::EvtchnPort, hvm, Error};
 use crate::arch::paging;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -87,16 +87,14 @@ impl SharedMem for SharedPage {
 
 /// The ring page and event channel Xen names in a pair of HVM params (console, xenstore):
 /// the page is mapped and wrapped, the port returned as Xen gave it.
-pub fn from_hvm_params(
-    pfn_param: u32,
-    port_param: u32,
-) -> Result<(SharedPage, EvtchnPort), &'static str> {
-    let pfn = hvm::get_param(pfn_param).map_err(|_| "Xen gave no ring page")?;
-    let port = hvm::get_param(port_param).map_err(|_| "Xen gave no event channel")?;
+pub fn from_hvm_params(pfn_param: u32, port_param: u32) -> Result<(SharedPage, EvtchnPort), Error> {
+    let pfn = hvm::get_param(pfn_param)?;
+    let port = hvm::get_param(port_param)?;
     if pfn == 0 || pfn >= 1 << 40 {
-        return Err("ring page number out of range");
+        return Err(Error::BadParam { index: pfn_param, value: pfn });
     }
-    let port = EvtchnPort::try_from(port).map_err(|_| "event channel out of range")?;
+    let port = EvtchnPort::try_from(port)
+        .map_err(|_| Error::BadParam { index: port_param, value: port })?;
     let paddr = pfn << 12;
     paging::map_shared_page(paddr);
     // SAFETY: the page at `paddr` is a ring Xen set up for this domain (its HVM param says

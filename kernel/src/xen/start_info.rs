@@ -16,25 +16,6 @@ pub struct BootInfo {
     pub truncated: bool,
 }
 
-#[derive(Debug)]
-pub enum StartInfoError {
-    BadMagic(u32),
-    NoMemoryMap { version: u32 },
-}
-
-impl core::fmt::Display for StartInfoError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::BadMagic(m) => {
-                write!(f, "hvm_start_info magic {m:#x}, expected {XEN_HVM_START_MAGIC_VALUE:#x}")
-            }
-            Self::NoMemoryMap { version } => {
-                write!(f, "hvm_start_info version {version} has no memory map (need version 1)")
-            }
-        }
-    }
-}
-
 impl BootInfo {
     pub fn cmdline(&self) -> &str {
         let bytes = &self.cmdline[..self.cmdline_len];
@@ -54,15 +35,15 @@ impl BootInfo {
     /// # Safety
     /// `paddr` must be the address the PVH loader passed, and it and everything it points to
     /// must still be intact and mapped (the boot tables map the low 4 GiB, where loaders put it).
-    pub unsafe fn read(paddr: u64) -> Result<BootInfo, StartInfoError> {
+    pub unsafe fn read(paddr: u64) -> Result<BootInfo, super::Error> {
         // SAFETY: the caller guarantees the structure is mapped and intact; read_unaligned
         // because the loader promises no alignment.
         let si = unsafe { (paddr as *const hvm_start_info).read_unaligned() };
         if si.magic != XEN_HVM_START_MAGIC_VALUE {
-            return Err(StartInfoError::BadMagic(si.magic));
+            return Err(super::Error::BadStartInfo { magic: si.magic });
         }
         if si.version < 1 || si.memmap_paddr == 0 {
-            return Err(StartInfoError::NoMemoryMap { version: si.version });
+            return Err(super::Error::NoMemoryMap { version: si.version });
         }
         let mut info = BootInfo {
             cmdline: [0; MAX_CMDLINE],

@@ -6,7 +6,7 @@ use super::event;
 use super::hypercall::hypercall;
 
 /// Binds VIRQ_TIMER; returns its port.
-pub fn init() -> Result<abi::EvtchnPort, event::EvtchnError> {
+pub fn init() -> Result<abi::EvtchnPort, super::Error> {
     event::bind_virq(abi::VIRQ_TIMER)
 }
 

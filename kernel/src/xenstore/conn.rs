@@ -48,11 +48,21 @@ impl core::fmt::Display for Error {
     }
 }
 
+impl core::error::Error for Error {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Error::Xenstore(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::NotUtf8 | Error::NotConnected => None,
+        }
+    }
+}
+
 /// Finds and maps the xenstore ring; returns the task that reads replies, to be spawned.
-pub(crate) fn init() -> Result<impl Future<Output = ()> + Send + 'static, &'static str> {
+pub(crate) fn init() -> Result<impl Future<Output = ()> + Send + 'static, crate::xen::Error> {
     let (page, port) =
         shared_page::from_hvm_params(abi::HVM_PARAM_STORE_PFN, abi::HVM_PARAM_STORE_EVTCHN)?;
-    let port = event::adopt(port).map_err(|_| "xenstore event channel unusable")?;
+    let port = event::adopt(port)?;
     use devices::shmem::SharedMem;
     let req_prod = page.load_u32(wire::OFF_REQ_PROD);
     let rsp_cons = page.load_u32(wire::OFF_RSP_CONS);

@@ -36,3 +36,5 @@ mod tests {
         assert_eq!(get("", "log"), None);
     }
 }
+
+pub mod net;

@@ -11,55 +11,76 @@
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use smoltcp::wire::{Ipv4Address, Ipv4Cidr, Ipv6Address, Ipv6Cidr};
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+/// An address with its prefix length (at most 32 for IPv4, 128 for IPv6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr<A> {
+    pub addr: A,
+    pub prefix_len: u8,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum V4 {
     Dhcp,
-    Static { addr: Ipv4Cidr, gateway: Option<Ipv4Address> },
+    Static { addr: Cidr<Ipv4Addr>, gateway: Option<Ipv4Addr> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub v4: V4,
-    pub v6: Option<Ipv6Cidr>,
-    pub gateway6: Option<Ipv6Address>,
-    pub dns: Vec<Ipv4Address>,
+    pub v6: Option<Cidr<Ipv6Addr>>,
+    pub gateway6: Option<Ipv6Addr>,
+    pub dns: Vec<Ipv4Addr>,
+}
+
+/// A key of the line holds a value that is not valid for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadKey {
+    /// The key as written (`ip`, `gw1`, ...).
+    pub key: String,
+    pub value: String,
+}
+
+impl core::fmt::Display for BadKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}={} is not valid", self.key, self.value)
+    }
+}
+
+impl core::error::Error for BadKey {}
+
+fn key_name(name: &str, index: usize) -> String {
+    if index == 0 {
+        String::from(name)
+    } else {
+        format!("{name}{index}")
+    }
 }
 
 fn key<'a>(cmdline: &'a str, name: &str, index: usize) -> Option<&'a str> {
-    let name = if index == 0 { String::from(name) } else { format!("{name}{index}") };
-    // Words split as devices::cmdline splits them (ASCII whitespace), so both agree.
+    let name = key_name(name, index);
+    // Words split as `super::pairs` splits them (ASCII whitespace), so both agree.
     cmdline
         .split_ascii_whitespace()
         .rev()
         .find_map(|w| w.strip_prefix(name.as_str())?.strip_prefix('='))
 }
 
-fn cidr4(s: &str) -> Option<Ipv4Cidr> {
+fn cidr<A: core::str::FromStr>(s: &str, max: u8) -> Option<Cidr<A>> {
     let (a, p) = s.split_once('/')?;
-    let p: u8 = p.parse().ok()?;
-    (p <= 32).then_some(())?;
-    Some(Ipv4Cidr::new(a.parse().ok()?, p))
-}
-
-fn cidr6(s: &str) -> Option<Ipv6Cidr> {
-    let (a, p) = s.split_once('/')?;
-    let p: u8 = p.parse().ok()?;
-    (p <= 128).then_some(())?;
-    Some(Ipv6Cidr::new(a.parse().ok()?, p))
+    let prefix_len: u8 = p.parse().ok()?;
+    (prefix_len <= max).then_some(())?;
+    Some(Cidr { addr: a.parse().ok()?, prefix_len })
 }
 
 /// The configuration of vif `index`; an error names the key that is malformed.
-pub fn parse(cmdline: &str, index: usize) -> Result<Config, String> {
-    let bad = |k: &str, v: &str| {
-        let k = if index == 0 { String::from(k) } else { format!("{k}{index}") };
-        format!("{k}={v} is not valid")
-    };
+pub fn parse(cmdline: &str, index: usize) -> Result<Config, BadKey> {
+    let bad = |k: &str, v: &str| BadKey { key: key_name(k, index), value: String::from(v) };
     let v4 = match key(cmdline, "ip", index) {
         None | Some("dhcp") => V4::Dhcp,
         Some(v) => V4::Static {
-            addr: cidr4(v).ok_or_else(|| bad("ip", v))?,
+            addr: cidr(v, 32).ok_or_else(|| bad("ip", v))?,
             gateway: match key(cmdline, "gw", index) {
                 Some(g) => Some(g.parse().map_err(|_| bad("gw", g))?),
                 None => None,
@@ -67,7 +88,7 @@ pub fn parse(cmdline: &str, index: usize) -> Result<Config, String> {
         },
     };
     let v6 = match key(cmdline, "ip6", index) {
-        Some(v) => Some(cidr6(v).ok_or_else(|| bad("ip6", v))?),
+        Some(v) => Some(cidr(v, 128).ok_or_else(|| bad("ip6", v))?),
         None => None,
     };
     let gateway6 = match key(cmdline, "gw6", index) {
@@ -84,8 +105,8 @@ pub fn parse(cmdline: &str, index: usize) -> Result<Config, String> {
 }
 
 /// The link-local address for `mac` (modified EUI-64, RFC 4291).
-pub fn link_local(mac: [u8; 6]) -> Ipv6Address {
-    let b = [
+pub fn link_local(mac: [u8; 6]) -> Ipv6Addr {
+    Ipv6Addr::from([
         0xfe,
         0x80,
         0,
@@ -102,8 +123,7 @@ pub fn link_local(mac: [u8; 6]) -> Ipv6Address {
         mac[3],
         mac[4],
         mac[5],
-    ];
-    Ipv6Address::from(b)
+    ])
 }
 
 #[cfg(test)]
@@ -118,20 +138,23 @@ mod tests {
         assert_eq!(
             c.v4,
             V4::Static {
-                addr: Ipv4Cidr::new(Ipv4Address::new(10, 0, 0, 10), 24),
-                gateway: Some(Ipv4Address::new(10, 0, 0, 1))
+                addr: Cidr { addr: Ipv4Addr::new(10, 0, 0, 10), prefix_len: 24 },
+                gateway: Some(Ipv4Addr::new(10, 0, 0, 1))
             }
         );
         assert_eq!(c.dns.len(), 2);
         let c1 = parse("ip=10.0.0.10/24 ip1=192.168.1.2/16", 1).unwrap();
         assert_eq!(
             c1.v4,
-            V4::Static { addr: Ipv4Cidr::new(Ipv4Address::new(192, 168, 1, 2), 16), gateway: None }
+            V4::Static {
+                addr: Cidr { addr: Ipv4Addr::new(192, 168, 1, 2), prefix_len: 16 },
+                gateway: None
+            }
         );
         assert_eq!(parse("ip=10.0.0.10/24", 2).unwrap().v4, V4::Dhcp);
         assert_eq!(parse("ip=dhcp", 0).unwrap().v4, V4::Dhcp);
         let c = parse("ip6=fd00::10/64 gw6=fd00::1", 0).unwrap();
-        assert_eq!(c.v6.unwrap().prefix_len(), 64);
+        assert_eq!(c.v6.unwrap().prefix_len, 64);
         assert!(c.gateway6.is_some());
     }
 
@@ -148,13 +171,13 @@ mod tests {
         ] {
             let index = if key == "ip1=" { 1 } else { 0 };
             let e = parse(line, index).unwrap_err();
-            assert!(e.starts_with(key), "{line}: {e}");
+            assert!(alloc::format!("{e}").starts_with(key), "{line}: {e}");
         }
     }
 
     #[test]
     fn link_local_from_mac() {
         let a = link_local([0x00, 0x16, 0x3e, 0x00, 0x00, 0x10]);
-        assert_eq!(a, "fe80::216:3eff:fe00:10".parse::<Ipv6Address>().unwrap());
+        assert_eq!(a, "fe80::216:3eff:fe00:10".parse::<Ipv6Addr>().unwrap());
     }
 }
