@@ -118,10 +118,10 @@ impl GrantedPage {
     pub fn new(domid: u16, readonly: bool) -> Result<GrantedPage, GrantError> {
         let addr = Box::into_raw(Box::new(Frame([0; 4096]))) as u64;
         match grant_access(domid, addr, readonly) {
-            // SAFETY: the page was just allocated and leaked from the heap (mapped read+
-            // write); from here on it is reached only through this SharedPage, until Drop
-            // turns it back into the Box.
             Ok(gref) => Ok(GrantedPage {
+                // SAFETY: the page was just allocated and leaked from the heap (mapped
+                // read+write); from here on it is reached only through this SharedPage,
+                // until Drop turns it back into the Box.
                 page: unsafe { SharedPage::new(addr, 4096) },
                 gref,
                 more: alloc::vec::Vec::new(),
@@ -152,10 +152,10 @@ impl GrantedPage {
 impl Drop for GrantedPage {
     fn drop(&mut self) {
         // Every grant is tried (those that end are reusable), the first failure kept.
-        let ended = core::iter::once(self.gref)
-            .chain(self.more.drain(..))
-            .map(end_access)
-            .fold(Ok(()), |all, r| all.and(r));
+        let mut ended = Ok(());
+        for r in core::iter::once(self.gref).chain(self.more.drain(..)) {
+            ended = ended.and(end_access(r));
+        }
         match ended {
             Ok(()) => {
                 let addr = self.page.addr();
