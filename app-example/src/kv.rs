@@ -29,6 +29,8 @@ pub enum Error {
     TooLarge,
     /// The heap could not hold the record or the key.
     NoMemory,
+    /// The store was closed (the guest is stopping).
+    Closed,
 }
 
 impl From<block::Error> for Error {
@@ -56,6 +58,7 @@ impl core::fmt::Display for Error {
             Error::Full => f.write_str("the store's disk is full"),
             Error::TooLarge => f.write_str("key or value too large"),
             Error::NoMemory => f.write_str("out of memory"),
+            Error::Closed => f.write_str("the store is closed"),
         }
     }
 }
@@ -86,6 +89,7 @@ pub struct Store {
     /// Where the next record goes, and its sequence number.
     log: Cursor,
     pub recovery: Recovery,
+    closed: bool,
 }
 
 impl Store {
@@ -95,7 +99,8 @@ impl Store {
         let mut sector = record::zeroed(ss)?;
         disk.read_at(0, &mut sector).await?;
         let log = Cursor::new(disk.capacity() / ss as u64);
-        let mut store = Store { disk, map: Map::new(), log, recovery: Recovery::default() };
+        let mut store =
+            Store { disk, map: Map::new(), log, recovery: Recovery::default(), closed: false };
         if !record::is_superblock(&sector) {
             store.disk.write_at(0, &record::superblock(ss)?).await?;
             store.disk.flush().await?;
@@ -159,7 +164,17 @@ impl Store {
         Ok(true)
     }
 
+    /// Flushes the disk and refuses changes from here on (reads still work).
+    pub async fn close(&mut self) -> Result<(), Error> {
+        self.closed = true;
+        self.disk.flush().await?;
+        Ok(())
+    }
+
     async fn append(&mut self, kind: Kind, key: &str, value: &[u8]) -> Result<(), Error> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
         if key.is_empty() || key.len() > MAX_KEY || value.len() > MAX_VALUE {
             return Err(Error::TooLarge);
         }

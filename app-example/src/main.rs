@@ -16,7 +16,10 @@ mod metrics;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write as _;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::future::{poll_fn, Future};
+use core::pin::pin;
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use core::task::Poll;
 use http::{Request, Response};
 use kernel::net::{SocketOptions, TcpListener, UdpSocket};
 use kernel::time::Instant;
@@ -25,6 +28,8 @@ use mem::{NoMemory, TryWriter};
 kernel::main!(main);
 
 static REQUESTS: AtomicU64 = AtomicU64::new(0);
+/// Requests being handled now (a graceful stop waits for them).
+static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
 /// Requests answered 503 and connections closed at accept while memory was short.
 static REFUSED: AtomicU64 = AtomicU64::new(0);
 /// The store, once open; its operations wait on the disk, so requests queue on an async
@@ -85,6 +90,7 @@ async fn kv_route(method: &str, key: &str, body: Vec<u8>) -> Response {
             Err(kv::Error::Full) => Response::text(507, "store full\n"),
             Err(kv::Error::TooLarge) => Response::text(413, "value too large\n"),
             Err(kv::Error::NoMemory) => Response::no_memory(),
+            Err(kv::Error::Closed) => Response::text(503, "stopping\n"),
             Err(e) => {
                 log::error!("kv put: {e}");
                 Response::text(500, "disk error\n")
@@ -94,6 +100,7 @@ async fn kv_route(method: &str, key: &str, body: Vec<u8>) -> Response {
             Ok(true) => Response::text(200, "deleted\n"),
             Ok(false) => Response::text(404, "no such key\n"),
             Err(kv::Error::NoMemory) => Response::no_memory(),
+            Err(kv::Error::Closed) => Response::text(503, "stopping\n"),
             Err(e) => {
                 log::error!("kv delete: {e}");
                 Response::text(500, "disk error\n")
@@ -122,19 +129,62 @@ async fn main() {
     }
     kernel::println!("app-example: serving HTTP on port 80, UDP echo on port 7");
     ME.call_once(|| Me { name, domid, started: Instant::now() });
-    loop {
-        match listener.accept().await {
+    let mut stop = pin!(kernel::lifecycle::requested());
+    let request = loop {
+        let mut accept = pin!(listener.accept());
+        let next = poll_fn(|cx| match stop.as_mut().poll(cx) {
+            Poll::Ready(r) => Poll::Ready(Err(r)),
+            Poll::Pending => accept.as_mut().poll(cx).map(Ok),
+        });
+        match next.await {
+            Err(request) => break request,
             // A connection's task and buffers would eat into the reserve: close it at once.
-            Ok(_) if mem::short() => {
+            Ok(Ok(_)) if mem::short() => {
                 REFUSED.fetch_add(1, Ordering::Relaxed);
             }
-            Ok((stream, _peer)) => kernel::spawn(http::serve(stream, handle)),
-            Err(e) => log::warn!("accept: {e}"),
+            Ok(Ok((stream, _peer))) => kernel::spawn(http::serve(stream, handle)),
+            Ok(Err(e)) => log::warn!("accept: {e}"),
         }
+    };
+    stop_gracefully(request, listener).await;
+}
+
+/// Stops accepting, lets the requests being handled finish, and closes the store; the
+/// runtime then ends the domain as asked (or sooner, if this outlasts its grace period).
+async fn stop_gracefully(request: kernel::lifecycle::Request, listener: TcpListener) {
+    kernel::println!("app-example: {request:?} requested: finishing in-flight requests");
+    drop(listener);
+    while IN_FLIGHT.load(Ordering::Acquire) > 0 {
+        kernel::time::sleep(kernel::time::Duration::from_millis(10)).await;
+    }
+    if let Some(store) = STORE.get() {
+        let mut store = store.lock().await;
+        match store.close().await {
+            Ok(()) => kernel::println!("app-example: kv store closed ({} keys)", store.len()),
+            Err(e) => kernel::println!("app-example: closing the kv store: {e}"),
+        }
+    }
+    kernel::println!("app-example: stopped cleanly");
+}
+
+/// Counts a request from its start until its response is ready.
+struct InFlight;
+
+impl InFlight {
+    fn new() -> InFlight {
+        IN_FLIGHT.fetch_add(1, Ordering::AcqRel);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 async fn handle(req: Request) -> Response {
+    let _in_flight = InFlight::new();
     REQUESTS.fetch_add(1, Ordering::Relaxed);
     if mem::short() {
         REFUSED.fetch_add(1, Ordering::Relaxed);

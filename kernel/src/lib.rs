@@ -39,6 +39,8 @@ pub mod console;
 #[cfg(any(test, target_os = "none"))]
 mod executor;
 #[cfg(target_os = "none")]
+pub mod lifecycle;
+#[cfg(target_os = "none")]
 mod logger;
 /// On the host only its pure parts (the SYN gate) are compiled, for their tests.
 #[cfg(any(test, target_os = "none"))]

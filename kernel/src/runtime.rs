@@ -6,7 +6,7 @@ use crate::executor::{self, Platform};
 use crate::xen;
 use crate::xen::sched::ShutdownReason;
 use crate::xen::start_info::BootInfo;
-use crate::{logger, mm, time};
+use crate::{lifecycle, logger, mm, time};
 use core::sync::atomic::{AtomicBool, Ordering};
 use log::LevelFilter;
 
@@ -45,7 +45,10 @@ pub(crate) fn start(info: Result<BootInfo, xen::Error>, app_main: fn() -> crate:
                 executor::spawn(task);
             }
             match crate::xenstore::init() {
-                Ok(reader) => executor::spawn(reader),
+                Ok(reader) => {
+                    executor::spawn(reader);
+                    executor::spawn(lifecycle::watch_control());
+                }
                 Err(e) => log::error!("xenstore unavailable: {e}"),
             }
             executor::spawn(crate::net::start());
@@ -67,7 +70,13 @@ pub(crate) fn start(info: Result<BootInfo, xen::Error>, app_main: fn() -> crate:
     } else {
         executor::run(app_main(), &mut NoEvents);
     }
-    poweroff();
+    // After a graceful request, what it asked for (a reboot request reboots).
+    if lifecycle::pending() == Some(lifecycle::Request::Reboot) {
+        log::info!("main returned: rebooting, as the toolstack asked");
+        shutdown(ShutdownReason::Reboot)
+    }
+    log::info!("main returned: powering off");
+    shutdown(ShutdownReason::Poweroff)
 }
 
 /// The executor's platform under Xen: the runtime's timers, and the vCPU blocked in Xen
@@ -121,14 +130,15 @@ fn shutdown(reason: ShutdownReason) -> ! {
     cpu::halt_forever()
 }
 
-/// Powers the domain off (what returning from `main` does).
+/// Powers the domain off.
 pub fn poweroff() -> ! {
-    log::info!("main returned: powering off");
+    log::info!("powering off");
     shutdown(ShutdownReason::Poweroff)
 }
 
 /// Asks the toolstack to restart the domain.
 pub fn reboot() -> ! {
+    log::info!("rebooting");
     shutdown(ShutdownReason::Reboot)
 }
 

@@ -74,6 +74,13 @@ async fn main() {
         "hang" => loop {
             core::hint::spin_loop();
         },
+        // Asks to be told of `xl shutdown`, then never finishes: the grace period ends it.
+        "ignore-shutdown" => {
+            kernel::println!("testapp: waiting for a shutdown request");
+            let r = kernel::lifecycle::requested().await;
+            kernel::println!("testapp: {r:?} requested; ignoring it");
+            kernel::time::sleep(kernel::time::Duration::from_secs(3600)).await;
+        }
         other => panic!("testapp: unknown test {other:?}"),
     }
 }

@@ -1,0 +1,160 @@
+//! The domain's life under the toolstack: the graceful requests `xl shutdown`, `xl reboot`
+//! (and a host's shutdown scripts) write into `control/shutdown`, acknowledged as libxl
+//! expects (the node cleared in a transaction, then acted on), and the app's chance to
+//! finish its work first.
+//!
+//! An app that never calls [`requested`] is stopped at once. One that does is told, and
+//! the domain ends when `main` returns (with the reason asked for: a reboot request
+//! reboots) or when the grace period runs out, whichever comes first. The grace period is
+//! the boot key `shutdown_grace=SECONDS` (default 10).
+
+use crate::time::{self, Duration};
+use crate::xenstore;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
+use core::task::{Poll, Waker};
+
+/// What the toolstack asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// `xl shutdown` (or `halt`).
+    Poweroff,
+    /// `xl reboot`.
+    Reboot,
+}
+
+/// The grace period when the command line does not set one.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(10);
+
+struct State {
+    request: Option<Request>,
+    waiters: Vec<Waker>,
+}
+
+static STATE: spin::Mutex<State> = spin::Mutex::new(State { request: None, waiters: Vec::new() });
+/// An app awaits requests: they are passed on instead of acted on at once.
+static HANDLED: AtomicBool = AtomicBool::new(false);
+
+/// Waits until the toolstack asks the domain to stop. From the first call on, a request
+/// is the app's to act on: finish what is in flight, flush disks, then return from `main`.
+/// The runtime ends the domain itself if that takes longer than the grace period.
+pub async fn requested() -> Request {
+    HANDLED.store(true, Ordering::Release);
+    core::future::poll_fn(|cx| {
+        let mut s = STATE.lock();
+        match s.request {
+            Some(r) => Poll::Ready(r),
+            None => {
+                if !s.waiters.iter().any(|w| w.will_wake(cx.waker())) {
+                    s.waiters.push(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    })
+    .await
+}
+
+/// The request received so far, if any.
+pub fn pending() -> Option<Request> {
+    STATE.lock().request
+}
+
+/// `shutdown_grace=SECONDS` from the command line.
+fn grace() -> Duration {
+    match devices::cmdline::get(crate::cmdline(), "shutdown_grace") {
+        None => DEFAULT_GRACE,
+        Some(v) => match v.parse::<u64>() {
+            Ok(s) => Duration::from_secs(s),
+            Err(_) => {
+                log::warn!("shutdown_grace={v}: not a number of seconds; using 10");
+                DEFAULT_GRACE
+            }
+        },
+    }
+}
+
+/// Ends the domain as `request` asks.
+pub(crate) fn end(request: Request) -> ! {
+    match request {
+        Request::Poweroff => crate::runtime::poweroff(),
+        Request::Reboot => crate::reboot(),
+    }
+}
+
+/// Takes the request out of `control/shutdown` and clears the node (the acknowledgement
+/// libxl waits for). `None` when the node is empty (our own clearing fires the watch too)
+/// or holds something we do not act on.
+async fn take_request() -> Result<Option<Request>, xenstore::XenstoreError> {
+    xenstore::transaction(|tx| async move {
+        let value = match tx.read("control/shutdown").await {
+            Ok(v) => v,
+            Err(xenstore::XenstoreError::Xenstore(devices::xenstore::XsError::NoEnt)) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(e),
+        };
+        let request = match value.trim_end_matches('\0') {
+            "" => return Ok(None),
+            "poweroff" | "halt" => Request::Poweroff,
+            "reboot" => Request::Reboot,
+            other => {
+                // `suspend` among them: left unacknowledged, so libxl cancels it.
+                log::warn!("control/shutdown = {other:?}: not supported, ignored");
+                return Ok(None);
+            }
+        };
+        tx.write("control/shutdown", "").await?;
+        Ok(Some(request))
+    })
+    .await
+}
+
+/// The runtime's task: advertises what the guest handles, then watches `control/shutdown`.
+pub(crate) async fn watch_control() {
+    for feature in ["control/feature-poweroff", "control/feature-reboot"] {
+        if let Err(e) = xenstore::write(feature, "1").await {
+            log::warn!("advertising {feature}: {e}");
+        }
+    }
+    let watch = match xenstore::watch("control/shutdown").await {
+        Ok(w) => w,
+        Err(e) => {
+            log::error!("cannot watch control/shutdown ({e}): xl shutdown will not work");
+            return;
+        }
+    };
+    loop {
+        if let Err(e) = watch.next().await {
+            log::error!("control/shutdown watch: {e}; no longer watching");
+            return;
+        }
+        let request = match take_request().await {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(e) => {
+                log::warn!("reading control/shutdown: {e}");
+                continue;
+            }
+        };
+        log::info!("toolstack asks for {request:?}");
+        if !HANDLED.load(Ordering::Acquire) {
+            end(request);
+        }
+        let waiters = {
+            let mut s = STATE.lock();
+            if s.request.is_some() {
+                continue; // already counting down
+            }
+            s.request = Some(request);
+            core::mem::take(&mut s.waiters)
+        };
+        waiters.into_iter().for_each(Waker::wake);
+        let grace = grace();
+        crate::spawn(async move {
+            time::sleep(grace).await;
+            log::warn!("the app did not finish within {} s: ending the domain", grace.as_secs());
+            end(request);
+        });
+    }
+}
