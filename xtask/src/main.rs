@@ -93,11 +93,13 @@ fn run(args: &[String]) -> Result<bool> {
         }
         "rig" => match rest.first().map(String::as_str) {
             Some("build") => {
+                util::ensure_host_tools()?;
                 let _lock = rig::lock()?;
                 rig::build()?;
                 Ok(true)
             }
             Some("shell") => {
+                util::ensure_host_tools()?;
                 let _lock = rig::lock()?;
                 let files = rig::build()?;
                 // The last test run's exchange disk, if any, is unpacked in dom0's /work.
