@@ -9,7 +9,6 @@ pub(super) fn hello(env: &Env) -> Test {
         "xl-dry-run",
         include_str!("sh/xl-dry-run.sh"),
         &[],
-        &[],
     ));
     Test::new(guest, |r| {
         // Every xl file `cargo xtask xl` generated is accepted by the real xl.

@@ -18,13 +18,12 @@ pub(super) fn kv(env: &Env) -> Result<Test> {
     let cfg = "/work/cfg/kv.cfg";
     let guest = guest
         .step(Step::WaitOutput("app-example: serving HTTP".into(), 90))
-        .step(dom0("put", include_str!("sh/kv-put.sh"), &[("IP", IP)], &[]))
-        .step(dom0("restart", include_str!("sh/kv-restart.sh"), &[("IP", IP), ("CFG", cfg)], &[]))
+        .step(dom0("put", include_str!("sh/kv-put.sh"), &[("IP", IP)]))
+        .step(dom0("restart", include_str!("sh/kv-restart.sh"), &[("IP", IP), ("CFG", cfg)]))
         .step(dom0(
             "corrupt",
             include_str!("sh/kv-corrupt.sh"),
             &[("IP", IP), ("NAME", "kv"), ("CFG", cfg)],
-            &[],
         ));
     Ok(Test::new(guest, move |r| {
         expect_console(r, "kv store: 0 records replayed, 0 keys, disk formatted")?;

@@ -37,7 +37,6 @@ pub(super) fn linux(env: &Env) -> Result<Test> {
             "dhcp",
             include_str!("sh/dhcp-lease.sh"),
             &[("MAC", "00:16:3e:00:00:12"), ("WAIT", "60")],
-            &[],
         ))
         .step(backend_state("vbd-state", "vbd", "51712"))
         .step(backend_state("vbd-file-state", "vbd", "51728"));

@@ -2,7 +2,7 @@
 //! small guests, a burst of connections, slow clients. Refusing work is allowed where
 //! memory is short; crashing, rebooting or not serving afterwards is not.
 
-use super::{dom0, dom0_cmd, dom0_figure, expect_dom0, Env, Test, SAME_DOMAIN};
+use super::{dom0, dom0_cmd, dom0_figure, expect_dom0, script, Env, Test, SAME_DOMAIN};
 use crate::rig::plan::{Guest, GuestResult, Step};
 use std::path::Path;
 
@@ -23,12 +23,12 @@ fn load_guest(name: &str, app: &Path, memory: u32, ip: &str, mac: &str) -> Guest
 
 /// ApacheBench with `args` against [`LOAD_PATH`] at `ip`.
 fn ab(step: &str, ip: &str, args: &[&str]) -> Step {
-    dom0(step, AB, &[("URL", &format!("http://{ip}{LOAD_PATH}"))], args)
+    Step::Dom0(step.into(), script(AB, &[("URL", &format!("http://{ip}{LOAD_PATH}"))], args))
 }
 
 /// The guest is still the domain it was created as.
 fn same_domain() -> Step {
-    dom0("after", SAME_DOMAIN, &[], &[])
+    dom0("after", SAME_DOMAIN, &[])
 }
 
 /// ab completed `n` requests with none failed and every answer a 2xx.
@@ -89,14 +89,9 @@ pub(super) fn conns(env: &Env) -> Test {
     let ip = "10.0.0.23";
     let url = format!("http://{ip}{LOAD_PATH}");
     let guest = load_guest("conns", env.app, 32, ip, "00:16:3e:00:00:23")
-        .step(dom0("before", HEAP_USED, &[("IP", ip)], &[]))
-        .step(dom0(
-            "burst",
-            include_str!("sh/conns-burst.sh"),
-            &[("URL", &url), ("N", "1000")],
-            &[],
-        ))
-        .step(dom0("settled", HEAP_USED, &[("IP", ip), ("SLEEP", "5")], &[]))
+        .step(dom0("before", HEAP_USED, &[("IP", ip)]))
+        .step(dom0("burst", include_str!("sh/conns-burst.sh"), &[("URL", &url), ("N", "1000")]))
+        .step(dom0("settled", HEAP_USED, &[("IP", ip), ("SLEEP", "5")]))
         .step(same_domain());
     Test::new(guest, |r| {
         expect_dom0(r, "burst", 0, "Complete requests:      1000")?;
@@ -115,7 +110,7 @@ pub(super) fn conns(env: &Env) -> Test {
 pub(super) fn slowloris(env: &Env) -> Test {
     let ip = "10.0.0.24";
     let guest = load_guest("slowloris", env.app, 32, ip, "00:16:3e:00:00:24")
-        .step(dom0("attack", include_str!("sh/slowloris.sh"), &[("IP", ip), ("N", "200")], &[]))
+        .step(dom0("attack", include_str!("sh/slowloris.sh"), &[("IP", ip), ("N", "200")]))
         .step(same_domain());
     Test::new(guest, |r| {
         expect_dom0(r, "attack", 0, "slow clients connected: 200 ")?;

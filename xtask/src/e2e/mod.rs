@@ -115,9 +115,9 @@ fn script(text: &str, vars: &[(&str, &str)], args: &[&str]) -> String {
     cmd
 }
 
-/// A [`Step::Dom0`] running [`script`]`(text, vars, args)`.
-fn dom0(step: &str, text: &str, vars: &[(&str, &str)], args: &[&str]) -> Step {
-    Step::Dom0(step.into(), script(text, vars, args))
+/// A [`Step::Dom0`] running [`script`]`(text, vars, &[])`.
+fn dom0(step: &str, text: &str, vars: &[(&str, &str)]) -> Step {
+    Step::Dom0(step.into(), script(text, vars, &[]))
 }
 
 /// A [`Step::Dom0`] running one command line.

@@ -38,27 +38,20 @@ pub(super) fn net(env: &Env) -> Test {
         .step(dom0_cmd("ping6", "ping -6 -c 2 -W 5 -I xenbr0 fe80::216:3eff:fe00:10"))
         .step(dom0_cmd("status", &format!("curl -sS -m 20 -i http://{IP}/")))
         .step(host_http("forward", env.net_port, "/"))
-        .step(dom0(
-            "sequential",
-            include_str!("sh/http-sequential.sh"),
-            &[("IP", IP), ("N", &seq)],
-            &[],
-        ))
+        .step(dom0("sequential", include_str!("sh/http-sequential.sh"), &[("IP", IP), ("N", &seq)]))
         .step(dom0(
             "concurrent",
             include_str!("sh/http-concurrent.sh"),
             &[("IP", IP), ("N", &conc)],
-            &[],
         ))
-        .step(dom0("malformed", include_str!("sh/http-malformed.sh"), ip, &[]))
-        .step(dom0("after", include_str!("sh/http-after.sh"), ip, &[]))
-        .step(dom0("udp", include_str!("sh/udp-echo.sh"), ip, &[]))
+        .step(dom0("malformed", include_str!("sh/http-malformed.sh"), ip))
+        .step(dom0("after", include_str!("sh/http-after.sh"), ip))
+        .step(dom0("udp", include_str!("sh/udp-echo.sh"), ip))
         // The second vif's lease, pinged and its status page fetched through it.
         .step(dom0(
             "dhcp",
             include_str!("sh/dhcp-lease.sh"),
             &[("MAC", "00:16:3e:00:00:1a"), ("WAIT", "90"), ("GET", "1")],
-            &[],
         ))
         .step(backend_state("vif-state", "vif", "0"));
     Test::new(guest, |r| {

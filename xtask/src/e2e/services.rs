@@ -9,9 +9,9 @@ pub(super) fn services(env: &Env) -> Test {
         .step(Step::WaitOutput("testapp: watching data/test".into(), 120))
         .step(dom0_cmd("write", "xenstore-write /local/domain/$DOMID/data/test hello-from-dom0"))
         .step(Step::WaitOutput("= hello-from-dom0".into(), 60))
-        .step(dom0("sleep", include_str!("sh/sleep-measure.sh"), &[], &[]))
+        .step(dom0("sleep", include_str!("sh/sleep-measure.sh"), &[]))
         .step(Step::WaitOutput("testapp: idle".into(), 60))
-        .step(dom0("idle-cpu", include_str!("sh/idle-cpu.sh"), &[], &[]));
+        .step(dom0("idle-cpu", include_str!("sh/idle-cpu.sh"), &[]));
     Test::new(guest, |r| {
         expect_console(r, "testapp: domid ")?;
         expect_console(r, " name services")?;
