@@ -366,6 +366,16 @@ mod tests {
         }
     }
 
+    /// A script's parameters come first, quoted for sh; its opening comments stay out.
+    #[test]
+    fn script_sets_parameters_then_runs() {
+        let text = "# shellcheck shell=dash\n# What it does.\n: \"${IP:?}\"\n# kept\nab \"$@\"\n";
+        assert_eq!(
+            script(text, &[("IP", "10.0.0.1"), ("Q", "it's")], &["-n", "2"]),
+            "IP='10.0.0.1'\nQ='it'\\''s'\nset -- '-n' '2'\n: \"${IP:?}\"\n# kept\nab \"$@\"\n"
+        );
+    }
+
     /// The test names: E2E_ONLY and the README use them.
     #[test]
     fn test_names() {
