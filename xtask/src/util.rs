@@ -25,15 +25,17 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 }
 
 /// Host programs (or, as absolute paths, files) the tests and the emulated machine need,
-/// with their Debian packages. Xen's public headers are the ABI layout test's oracle.
-const HOST_TOOLS: &[(&str, &str)] = &[
-    ("qemu-system-x86_64", "qemu-system-x86"),
-    ("cpio", "cpio"),
-    ("strip", "binutils"),
-    ("cc", "gcc"),
-    ("/usr/lib/x86_64-linux-gnu/libc.a", "libc6-dev"),
-    ("/usr/include/xen/arch-x86/hvm/start_info.h", "libxen-dev"),
-];
+/// with their Debian packages: `xtask/host-packages.txt`, which `.ci/run` reads too.
+const HOST_PACKAGES: &str = include_str!("../host-packages.txt");
+
+/// The (program or file, package) pairs of [`HOST_PACKAGES`].
+fn host_tools() -> impl Iterator<Item = (&'static str, &'static str)> {
+    HOST_PACKAGES
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(tool, pkg)| (tool.trim(), pkg.trim()))
+}
 
 /// Installs missing host tools with apt-get (as CI does), or says what to install.
 pub fn ensure_host_tools() -> Result<()> {
@@ -45,7 +47,7 @@ pub fn ensure_host_tools() -> Result<()> {
             .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
     };
     let missing: Vec<&str> =
-        HOST_TOOLS.iter().filter(|(p, _)| !on_path(p)).map(|(_, pkg)| *pkg).collect();
+        host_tools().filter(|(p, _)| !on_path(p)).map(|(_, pkg)| pkg).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -76,4 +78,22 @@ pub fn ensure_target(dir: &std::path::Path, target: &str) -> Result<()> {
     eprintln!("installing the Rust target {target} (rustup target add)");
     run(Command::new("rustup").current_dir(dir).args(["target", "add", target]))
         .with_context(|| format!("the toolchain lacks {target}: rustup target add {target}"))
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every line of the package list is a tool and a package (a typo would silently drop
+    /// a package from both installers).
+    #[test]
+    fn host_packages_parse() {
+        let lines =
+            super::HOST_PACKAGES.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
+        for line in lines {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            assert_eq!(words.len(), 2, "xtask/host-packages.txt: {line:?} is not TOOL PACKAGE");
+        }
+        let tools: Vec<_> = super::host_tools().collect();
+        assert!(tools.contains(&("shellcheck", "shellcheck")), "{tools:?}");
+        assert!(tools.contains(&("qemu-system-x86_64", "qemu-system-x86")), "{tools:?}");
+    }
 }

@@ -1,4 +1,6 @@
 #!/bin/sh
+# shellcheck shell=dash # busybox sh (ash), of which dash is the closest dialect shellcheck knows
+# shellcheck source-path=SCRIPTDIR
 # /init of the emulated Xen machine's dom0 (busybox sh). Brings up the Xen toolstack, then
 # either runs the test plan from the exchange disk and powers off, or (rig.mode=shell)
 # gives an interactive shell. Lines starting with "@@rig " are read by the host.
@@ -19,7 +21,8 @@ say "dom0-init $(cut -d' ' -f1 /proc/uptime)"
 mode=plan
 watchdog=1800
 trace=false
-for w in $(cat /proc/cmdline); do
+read -r cmdline < /proc/cmdline
+for w in $cmdline; do
   case $w in
     rig.mode=*) mode=${w#rig.mode=} ;;
     rig.watchdog=*) watchdog=${w#rig.watchdog=} ;;
@@ -33,6 +36,7 @@ fi
 
 # One module per line, with its parameters, dependencies first.
 while read -r m params; do
+  # shellcheck disable=SC2086 # the parameters are words of their own
   insmod "/lib/modules/$m" $params || say "error: insmod $m failed"
 done < /etc/rig/modules.list
 mkdir -p /proc/xen
@@ -55,10 +59,12 @@ if [ "$mode" = shell ]; then
 fi
 
 if tar -xf /dev/vda -C /work; then
+  # shellcheck source=lib.sh # (in /etc/rig in dom0)
   . /etc/rig/lib.sh
   say "plan-start $(cut -d' ' -f1 /proc/uptime)"
   # Line by line, not through sed: busybox sed buffers its output, which held back the
   # plan's progress lines (and would stall anything on the host waiting for one).
+  # shellcheck source=/dev/null # plan.sh is generated for each run
   ( cd /work && if $trace; then set -x; fi && . ./plan.sh ) 2>&1 \
     | while IFS= read -r line; do echo "plan: $line"; done
   say "plan-end $(cut -d' ' -f1 /proc/uptime)"

@@ -1,3 +1,4 @@
+# shellcheck shell=dash # busybox sh (ash), of which dash is the closest dialect shellcheck knows
 # Functions for test plans run in dom0 (sourced by /init). A plan starts guests with
 # `xl create`, waits for their output or their end, runs dom0-side commands against them,
 # and leaves everything the host checks under /out/<guest>/.
@@ -54,8 +55,9 @@ rig_xl_create() {
 # rig_triple_faults NAME: Xen's log lines about triple faults of any domain the guest has
 # been, if any.
 rig_triple_faults() {
-  local id
-  for id in $(cat "/out/$1/domids" 2> /dev/null); do
+  local id ids
+  ids=$(cat "/out/$1/domids" 2> /dev/null)
+  for id in $ids; do
     xl dmesg | grep "d${id}v[0-9]* Triple fault"
   done
   return 0
@@ -72,7 +74,7 @@ rig_state() {
 rig_listing() {
   local line n=0
   while [ $n -lt 3 ]; do
-    line=$(xl list $2 "$1" 2> /dev/null | tail -n +2)
+    line=$(xl list ${2:+"$2"} "$1" 2> /dev/null | tail -n +2)
     [ -n "$line" ] && { echo "$line"; return; }
     xl domid "$1" > /dev/null 2>&1 || return
     n=$((n + 1))

@@ -1,4 +1,5 @@
 #!/bin/busybox sh
+# shellcheck shell=dash # busybox sh (ash), of which dash is the closest dialect shellcheck knows
 # /init of the Linux PVH yardstick guest. Command-line keys:
 #   rig.ip=ADDR/LEN     configures eth0; rig.ip=dhcp asks DHCP (udhcpc, in the background)
 #   rig.ip1=...         the same for eth1
@@ -15,8 +16,10 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 echo "linux-guest: up $(cut -d' ' -f1 /proc/uptime)"
-for m in $(cat /etc/modules.list); do insmod "/lib/modules/$m"; done
-for w in $(cat /proc/cmdline); do
+modules=$(cat /etc/modules.list)
+for m in $modules; do insmod "/lib/modules/$m"; done
+read -r cmdline < /proc/cmdline
+for w in $cmdline; do
   case $w in
     rig.ip=*) ip=${w#rig.ip=} ;;
     rig.ip1=*) ip1=${w#rig.ip1=} ;;

@@ -1,3 +1,4 @@
+# shellcheck shell=bash # sourced by Xen's hotplug scripts, which are bash scripts
 # Replacement for Xen's hotplug locking.sh in the emulated machine's dom0, which has neither
 # flock(1) nor perl: the same claim_lock/release_lock, made of an atomic mkdir. A lock held
 # for more than 60 s is taken to be stale (its holder died) and broken.

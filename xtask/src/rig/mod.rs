@@ -176,7 +176,8 @@ fn qemu(files: &Files, mode: &str, timeout: Duration, forwards: &[u16]) -> Comma
         .arg("-kernel")
         .arg(&files.xen)
         // smep/smap off: under QEMU's emulation the PV dom0 dies at its first exception
-        // otherwise (see RIG.md). One dom0 vCPU: fewer moving parts while hunting the AVX
+        // otherwise (a #PF in Xen's create_bounce_frame; found by the probe that preceded
+        // this harness, in the team's notes outside the repository). One dom0 vCPU: fewer moving parts while hunting the AVX
         // crashes above, and stable since; guests get the other CPU.
         .args([
             "-append",
