@@ -10,6 +10,7 @@ mod boot;
 mod crash;
 mod devices;
 mod kv;
+mod lifecycle;
 mod linux;
 mod load;
 mod net;
@@ -92,6 +93,7 @@ fn tests(env: &Env) -> Result<Vec<Vec<Test>>> {
         vec![load::load_tiny(env)],
         vec![load::conns(env)],
         vec![load::slowloris(env)],
+        vec![lifecycle::shutdown(env)?, lifecycle::shutdown_grace(env)],
     ])
 }
 

@@ -86,6 +86,9 @@ pub struct Guest {
     /// Console text that shows the guest booted, and how long to wait for it; a guest that
     /// stops before is created once more.
     pub boot_retry: Option<(String, u32)>,
+    /// Keeps its own `on_poweroff` and `on_reboot` (the lifecycle tests watch xl act on
+    /// them) instead of "preserve"; a crash is preserved all the same.
+    pub own_actions: bool,
 }
 
 impl Guest {
@@ -101,6 +104,7 @@ impl Guest {
             forwards: vec![],
             shared_disks: false,
             boot_retry: None,
+            own_actions: false,
         }
     }
 
@@ -119,6 +123,7 @@ impl Guest {
             forwards: vec![],
             shared_disks: false,
             boot_retry,
+            own_actions: false,
         }
     }
 
@@ -187,8 +192,10 @@ impl Plan {
                 let name = &g.config.name;
                 let mut config = g.config.clone();
                 // Keep a stopped guest listed so that its shutdown reason can be read.
-                config.on_poweroff = "preserve".into();
-                config.on_reboot = "preserve".into();
+                if !g.own_actions {
+                    config.on_poweroff = "preserve".into();
+                    config.on_reboot = "preserve".into();
+                }
                 config.on_crash = "preserve".into();
                 if let Some(img) = &g.image {
                     files.push((img.clone(), format!("images/{name}")));

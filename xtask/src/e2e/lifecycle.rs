@@ -1,0 +1,83 @@
+//! The guest under the toolstack's lifecycle commands (issue 14): `xl shutdown` and
+//! `xl reboot` reach app-example, which finishes its work and closes its store before the
+//! domain ends; an app that asks to be told and never finishes is ended by its grace period.
+
+use super::{disk, dom0, expect_console, expect_dom0, expect_end, Env, Test};
+use crate::rig::plan::{End, Guest, GuestResult, Step};
+use anyhow::Result;
+
+const IP: &str = "10.0.0.13";
+
+/// "shutdown: rc 0 in SECONDS s" from `step`, with SECONDS at most `max`.
+fn expect_shutdown_within(r: &GuestResult, step: &str, max: f64) -> Result<f64, String> {
+    expect_dom0(r, step, 0, "shutdown: rc 0 in ")?;
+    let out = &r.dom0[step].1;
+    let secs: f64 = out
+        .split("shutdown: rc 0 in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("dom0 step {step}: no time in {out:?}"))?;
+    if secs > max {
+        return Err(format!("dom0 step {step}: xl shutdown -w took {secs} s (at most {max})"));
+    }
+    Ok(secs)
+}
+
+/// `xl shutdown -w` within 10 s, the key PUT just before served by a new guest on the same
+/// disk, `xl reboot` back to serving.
+pub(super) fn shutdown(env: &Env) -> Result<Test> {
+    let disk_file = env.scratch.join("lifecycle.img");
+    std::fs::write(&disk_file, vec![0u8; 8 << 20])?;
+    let name = "shutdown";
+    let mut guest = Guest::ours(name, env.app, &format!("ip={IP}/24"));
+    guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:13".into());
+    guest.disks.push(disk(&disk_file));
+    guest.shared_disks = true;
+    // xl itself destroys it on poweroff and restarts it on reboot, as for a user.
+    guest.own_actions = true;
+    let cfg = format!("/work/cfg/{name}.cfg");
+    let guest = guest
+        .step(Step::WaitOutput("app-example: serving HTTP".into(), 90))
+        .step(dom0("shutdown", include_str!("sh/shutdown.sh"), &[("IP", IP)]))
+        .step(dom0("restart", include_str!("sh/restart-get.sh"), &[("IP", IP), ("CFG", &cfg)]))
+        .step(dom0("reboot", include_str!("sh/reboot.sh"), &[("IP", IP), ("NAME", name)]))
+        .step(dom0("stop", "timeout 30 xl shutdown -w shutdown", &[]))
+        .step(Step::WaitEnd(30));
+    Ok(Test::new(guest, move |r| {
+        expect_dom0(r, "shutdown", 0, "201 Created")?;
+        expect_shutdown_within(r, "shutdown", 10.0)?;
+        expect_dom0(r, "shutdown", 0, "domain gone")?;
+        expect_console(r, "app-example: Poweroff requested: finishing in-flight requests")?;
+        expect_console(r, "app-example: kv store closed (1 keys)")?;
+        expect_console(r, "app-example: stopped cleanly")?;
+        expect_console(r, "main returned: powering off")?;
+        expect_dom0(r, "restart", 0, "got: said just now")?;
+        expect_dom0(r, "reboot", 0, "app-example: a Rust unikernel on Xen")?;
+        expect_console(r, "main returned: rebooting, as the toolstack asked")?;
+        expect_dom0(r, "stop", 0, "")?;
+        let data = std::fs::read(&disk_file).map_err(|e| e.to_string())?;
+        if !data.windows(13).any(|w| w == b"said just now") {
+            return Err("the host's disk file lacks the key PUT before the shutdown".into());
+        }
+        Ok(())
+    }))
+}
+
+/// An app that awaits the request and then never finishes: `xl shutdown -w` still returns,
+/// after the grace period (3 s here).
+pub(super) fn shutdown_grace(env: &Env) -> Test {
+    let guest = Guest::ours("shutdown-grace", env.testapp, "test=ignore-shutdown shutdown_grace=3")
+        .step(Step::WaitOutput("testapp: waiting for a shutdown request".into(), 90))
+        .step(dom0("shutdown", include_str!("sh/shutdown-ignored.sh"), &[]))
+        .step(Step::WaitEnd(30));
+    Test::new(guest, |r| {
+        let secs = expect_shutdown_within(r, "shutdown", 10.0)?;
+        if secs < 2.5 {
+            return Err(format!("ended after {secs} s, before its 3 s grace period"));
+        }
+        expect_console(r, "testapp: Poweroff requested; ignoring it")?;
+        expect_console(r, "the app did not finish within 3 s: ending the domain")?;
+        expect_end(r, End::Poweroff)
+    })
+}

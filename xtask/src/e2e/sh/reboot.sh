@@ -1,0 +1,17 @@
+# shellcheck shell=dash
+# `xl reboot` of guest NAME (on_reboot = "restart": xl starts it again as a new domain),
+# then GETs its status page at IP until the new domain answers: prints "rebooted: domid
+# OLD -> NEW" and the page's first line.
+: "${IP:?}" "${NAME:?}"
+old=$(xl domid "$NAME")
+xl reboot "$NAME" || exit 1
+i=0
+new=$old
+while [ $i -lt 90 ]; do
+  new=$(xl domid "$NAME" 2> /dev/null) && [ "$new" != "$old" ] &&
+    page=$(curl -sf -m 2 "http://$IP/status") && break
+  sleep 1
+  i=$((i + 1))
+done
+echo "rebooted: domid $old -> $new"
+echo "$page" | head -1
