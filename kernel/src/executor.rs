@@ -19,7 +19,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use core::task::{Context, Poll, Waker};
 
 /// A task's future, as [`spawn`] boxes it.
-pub(crate) type BoxedFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+type BoxedFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What the executor needs of the platform it runs on.
 pub(crate) trait Platform {

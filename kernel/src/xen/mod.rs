@@ -43,9 +43,13 @@ pub(crate) use platform::*;
 mod platform {
     use super::*;
     use crate::arch::cpu;
-    use crate::executor::BoxedFuture;
     use alloc::boxed::Box;
     use alloc::vec::Vec;
+    use core::future::Future;
+    use core::pin::Pin;
+
+    /// A task this layer needs run, which the runtime spawns.
+    pub type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
 
     /// Xen's CPUID signature, "XenVMMXenVMM", as (ebx, ecx, edx).
     const SIGNATURE: (u32, u32, u32) = (0x566e_6558, 0x6558_4d4d, 0x4d4d_566e);
@@ -84,8 +88,8 @@ mod platform {
     /// Brings up what needs paging and the heap: shared info, the PV console, event
     /// delivery, the timer and the grant table. Returns the tasks to start (it spawns
     /// nothing itself: the executor sits above this layer).
-    pub fn init() -> Vec<BoxedFuture> {
-        let mut tasks: Vec<BoxedFuture> = Vec::new();
+    pub fn init() -> Vec<Task> {
+        let mut tasks: Vec<Task> = Vec::new();
         match shared_info::map() {
             Ok(()) => log::debug!("shared_info at {:#x}", shared_info::addr().unwrap_or(0)),
             Err(e) => log::error!("mapping shared_info failed: {e}"),
