@@ -14,7 +14,7 @@ extern crate std;
 pub mod blkfront;
 pub mod byte_ring;
 pub mod cmdline;
-pub mod console;
+pub mod console_ring;
 pub mod gnttab;
 pub mod le;
 pub mod netfront;

@@ -236,16 +236,16 @@ fn expected() -> Vec<(String, usize)> {
         ("XS_WATCH_EVENT", devices::xenstore::kind::WATCH_EVENT as usize),
         ("XS_ERROR", devices::xenstore::kind::ERROR as usize),
         ("CONSOLEIO_write", abi::CONSOLEIO_WRITE),
-        // devices::console reaches the console page by offset.
-        ("sizeof(struct xencons_interface)", devices::console::INTERFACE_SIZE),
-        ("offsetof(struct xencons_interface, in)", devices::console::OFF_IN),
-        ("offsetof(struct xencons_interface, out)", devices::console::OFF_OUT),
-        ("offsetof(struct xencons_interface, in_cons)", devices::console::OFF_IN_CONS),
-        ("offsetof(struct xencons_interface, in_prod)", devices::console::OFF_IN_PROD),
-        ("offsetof(struct xencons_interface, out_cons)", devices::console::OFF_OUT_CONS),
-        ("offsetof(struct xencons_interface, out_prod)", devices::console::OFF_OUT_PROD),
-        ("sizeof(((struct xencons_interface *)0)->in)", devices::console::IN_SIZE as usize),
-        ("sizeof(((struct xencons_interface *)0)->out)", devices::console::OUT_SIZE as usize),
+        // devices::console_ring reaches the console page by offset.
+        ("sizeof(struct xencons_interface)", devices::console_ring::INTERFACE_SIZE),
+        ("offsetof(struct xencons_interface, in)", devices::console_ring::OFF_IN),
+        ("offsetof(struct xencons_interface, out)", devices::console_ring::OFF_OUT),
+        ("offsetof(struct xencons_interface, in_cons)", devices::console_ring::OFF_IN_CONS),
+        ("offsetof(struct xencons_interface, in_prod)", devices::console_ring::OFF_IN_PROD),
+        ("offsetof(struct xencons_interface, out_cons)", devices::console_ring::OFF_OUT_CONS),
+        ("offsetof(struct xencons_interface, out_prod)", devices::console_ring::OFF_OUT_PROD),
+        ("sizeof(((struct xencons_interface *)0)->in)", devices::console_ring::IN_SIZE as usize),
+        ("sizeof(((struct xencons_interface *)0)->out)", devices::console_ring::OUT_SIZE as usize),
     ];
     v.extend(consts.iter().map(|&(c, r)| (c.to_string(), r)));
     v

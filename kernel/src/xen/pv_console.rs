@@ -1,11 +1,11 @@
 //! The PV console: the ring page Xen names in HVM_PARAM_CONSOLE_PFN, drained by xenconsoled
 //! in dom0 (to `xl console` and the guest's console log), notified through
-//! HVM_PARAM_CONSOLE_EVTCHN. The ring protocol itself is `devices::console`.
+//! HVM_PARAM_CONSOLE_EVTCHN. The ring protocol itself is `devices::console_ring`.
 
 use super::abi::{self, EvtchnPort};
 use super::shared_page::{self, SharedPage};
 use super::{event, sched};
-use devices::console::ConsoleRing;
+use devices::console_ring::ConsoleRing;
 use spin::Mutex;
 
 struct Console {
