@@ -124,10 +124,12 @@ async fn main() {
             return;
         }
     };
-    for i in kernel::net::interfaces().await {
+    let interfaces = kernel::net::interfaces().await;
+    for i in &interfaces {
         kernel::println!("app-example: {} {:?}", i.name, i.addrs);
     }
     kernel::println!("app-example: serving HTTP on port 80, UDP echo on port 7");
+    kernel::spawn(report_added(interfaces.len()));
     ME.call_once(|| Me { name, domid, started: Instant::now() });
     let mut stop = pin!(kernel::lifecycle::requested());
     let request = loop {
@@ -147,6 +149,17 @@ async fn main() {
         }
     };
     stop_gracefully(request, listener).await;
+}
+
+/// Says when the toolstack adds a vif (`xl network-attach`): it serves HTTP like the others.
+async fn report_added(mut known: usize) {
+    loop {
+        let now = kernel::net::interface_added(known).await;
+        for i in &now[known..] {
+            kernel::println!("app-example: {} added: serving HTTP there too", i.name);
+        }
+        known = now.len();
+    }
 }
 
 /// Stops accepting, lets the requests being handled finish, and closes the store; the

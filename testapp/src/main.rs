@@ -74,6 +74,12 @@ async fn main() {
         "hang" => loop {
             core::hint::spin_loop();
         },
+        // The network services, and a 2 s sleep that dom0 pauses the domain in.
+        "pause" => {
+            kernel::spawn(net());
+            timed_sleep().await;
+            kernel::time::sleep(kernel::time::Duration::from_secs(3600)).await;
+        }
         // Asks to be told of `xl shutdown`, then never finishes: the grace period ends it.
         "ignore-shutdown" => {
             kernel::println!("testapp: waiting for a shutdown request");
@@ -85,10 +91,27 @@ async fn main() {
     }
 }
 
+/// dom0 starts the clock (data/go), we sleep 2 s between two writes (data/sleep = start,
+/// end) it timestamps.
+async fn timed_sleep() {
+    use kernel::time::{sleep, Duration, Instant};
+    use kernel::xenstore;
+    let go = xenstore::watch("data/go").await.expect("watch go");
+    while xenstore::read("data/go").await.is_err() {
+        go.next().await.expect("watch event");
+    }
+    xenstore::write("data/sleep", "start").await.expect("write");
+    let t = Instant::now();
+    sleep(Duration::from_secs(2)).await;
+    let slept = t.elapsed();
+    xenstore::write("data/sleep", "end").await.expect("write");
+    kernel::println!("testapp: slept {} ms by our clock", slept.as_millis());
+}
+
 /// Xen services end to end; dom0 plays its part (see xtask's e2e suite).
 async fn services() {
     extern crate alloc;
-    use kernel::time::{sleep, Duration, Instant};
+    use kernel::time::{sleep, Duration};
     use kernel::xenstore;
     let domid = xenstore::read("domid").await.expect("read domid");
     let name = xenstore::read("name").await.expect("read name");
@@ -125,17 +148,7 @@ async fn services() {
     }
     watch.unwatch().await.expect("unwatch");
 
-    // dom0 starts the clock (data/go), we sleep 2 s between two writes it timestamps.
-    let go = xenstore::watch("data/go").await.expect("watch go");
-    while xenstore::read("data/go").await.is_err() {
-        go.next().await.expect("watch event");
-    }
-    xenstore::write("data/sleep", "start").await.expect("write");
-    let t = Instant::now();
-    sleep(Duration::from_secs(2)).await;
-    let slept = t.elapsed();
-    xenstore::write("data/sleep", "end").await.expect("write");
-    kernel::println!("testapp: slept {} ms by our clock", slept.as_millis());
+    timed_sleep().await;
     if let Some((s, _)) = kernel::time::wall_clock() {
         kernel::println!("testapp: wall clock {s} s since the epoch");
     }

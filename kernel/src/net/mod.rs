@@ -108,6 +108,15 @@ pub struct InterfaceInfo {
     pub stats: devices::netfront::Stats,
 }
 
+/// Waits until the toolstack has added an interface beyond the `known` first ones
+/// (`xl network-attach`), and returns every interface then.
+#[cfg(target_os = "none")]
+pub async fn interface_added(known: usize) -> Vec<InterfaceInfo> {
+    stack::ready().await;
+    stack::more_than(known).await;
+    interfaces_now()
+}
+
 /// Every interface, once the vifs found at boot are up.
 #[cfg(target_os = "none")]
 pub async fn interfaces() -> Vec<InterfaceInfo> {

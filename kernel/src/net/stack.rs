@@ -220,27 +220,80 @@ pub(super) fn set_ready() {
     }
 }
 
-/// Brings up every vif in xenstore, then serves each from a task of its own.
+/// Brings up every vif in xenstore and serves each from a task of its own; then brings up
+/// the vifs the toolstack adds later (`xl network-attach`).
 pub async fn start() {
-    let cmdline = crate::cmdline();
-    for (index, path) in crate::xenbus::devices("vif").await.into_iter().enumerate() {
-        let name = alloc::format!("vif{index}");
-        let cfg = match config::parse(cmdline, index) {
-            Ok(c) => c,
-            Err(e) => {
-                log::error!("{name}: {e}; interface left down");
-                continue;
-            }
-        };
-        match bring_up(&path, &name, &cfg).await {
-            Ok(fe) => {
-                let slot = NET.lock().len() - 1;
-                crate::spawn(serve(slot, fe));
-            }
-            Err(e) => log::error!("{name} ({path}): {e}; interface left down"),
-        }
+    let mut known = Vec::new();
+    for path in crate::xenbus::devices("vif").await {
+        attach(&path, known.len()).await;
+        known.push(path);
     }
     set_ready();
+    let watch = match crate::xenstore::watch("device/vif").await {
+        Ok(w) => w,
+        Err(e) => {
+            log::warn!("cannot watch device/vif ({e}): vifs attached later stay down");
+            return;
+        }
+    };
+    // Every change under device/vif fires (our own state writes too): only new paths count.
+    while watch.next().await.is_ok() {
+        for path in crate::xenbus::devices("vif").await {
+            if !known.contains(&path) {
+                attach(&path, known.len()).await;
+                known.push(path);
+                wake_added();
+            }
+        }
+    }
+}
+
+/// Brings up the vif at `path` as interface `index` (its keys: `ip`, or `ip1=`, ...).
+async fn attach(path: &str, index: usize) {
+    let name = alloc::format!("vif{index}");
+    let cfg = match config::parse(crate::cmdline(), index) {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("{name}: {e}; interface left down");
+            return;
+        }
+    };
+    match bring_up(path, &name, &cfg).await {
+        Ok(fe) => {
+            let slot = NET.lock().len() - 1;
+            crate::spawn(serve(slot, fe));
+        }
+        Err(e) => log::error!("{name} ({path}): {e}; interface left down"),
+    }
+}
+
+/// Tasks waiting for an interface to be added.
+static ADDED_WAITERS: spin::Mutex<Vec<Waker>> = spin::Mutex::new(Vec::new());
+
+fn wake_added() {
+    for w in ADDED_WAITERS.lock().drain(..) {
+        w.wake();
+    }
+}
+
+/// Waits until there are more than `known` interfaces.
+pub(super) async fn more_than(known: usize) {
+    poll_fn(|cx| {
+        if NET.lock().len() > known {
+            return Poll::Ready(());
+        }
+        let mut w = ADDED_WAITERS.lock();
+        if !w.iter().any(|w| w.will_wake(cx.waker())) {
+            w.push(cx.waker().clone());
+        }
+        drop(w);
+        if NET.lock().len() > known {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await
 }
 
 async fn bring_up(
@@ -281,7 +334,16 @@ async fn bring_up(
         max_sockets,
         dhcp: None,
         orphans: Vec::new(),
-        listeners: Vec::new(),
+        // A vif added after boot listens where the others do (their backlogs fill it).
+        listeners: NET.lock().first().map_or(Vec::new(), |n| {
+            let copy = |l: &Listener| Listener {
+                port: l.port,
+                options: l.options,
+                sockets: Vec::new(),
+                waker: l.waker.clone(),
+            };
+            n.listeners.iter().map(copy).collect()
+        }),
         kick: None,
         kicked: false,
         dns: cfg.dns.clone(),
@@ -377,9 +439,11 @@ async fn reconnect(slot: usize, fe: &Frontend) -> Option<crate::xen::abi::Evtchn
     }
     log::info!("{name}: disconnected");
     loop {
-        // A restarted backend waits in InitWait for us to start over; an unplugged one is
-        // gone for good (its nodes are removed: nothing to write back).
-        if fe.backend_state().await == State::Unknown {
+        // A restarted backend waits in InitWait for us to start over; an unplugged one
+        // (`xl network-detach`: libxl sets its `online` to 0, then removes its nodes) is
+        // gone for good: nothing to write back.
+        let online = fe.backend_read("online").await;
+        if fe.backend_state().await == State::Unknown || online.as_deref() == Some("0") {
             log::info!("{name}: unplugged");
             return None;
         }

@@ -1,8 +1,11 @@
 //! The guest under the toolstack's lifecycle commands (issue 14): `xl shutdown` and
 //! `xl reboot` reach app-example, which finishes its work and closes its store before the
-//! domain ends; an app that asks to be told and never finishes is ended by its grace period.
+//! domain ends; an app that asks to be told and never finishes is ended by its grace period;
+//! `xl pause` stops time for nobody: a sleep due while paused ends right after the unpause.
 
-use super::{disk, dom0, expect_console, expect_dom0, expect_end, Env, Test};
+use super::{
+    disk, dom0, dom0_figure, expect_console, expect_dom0, expect_end, Env, Test, SAME_DOMAIN,
+};
 use crate::rig::plan::{End, Guest, GuestResult, Step};
 use anyhow::Result;
 
@@ -79,5 +82,71 @@ pub(super) fn shutdown_grace(env: &Env) -> Test {
         expect_console(r, "testapp: Poweroff requested; ignoring it")?;
         expect_console(r, "the app did not finish within 3 s: ending the domain")?;
         expect_end(r, End::Poweroff)
+    })
+}
+
+/// `xl pause` for 5 s in the middle of a 2 s sleep, then `xl unpause`: the sleep ends at
+/// once (its deadline passed while paused), the guest serves HTTP at once, and its clock
+/// counted the pause.
+pub(super) fn pause(env: &Env) -> Test {
+    let ip = "10.0.0.14";
+    let mut guest = Guest::ours("pause", env.testapp, &format!("test=pause ip={ip}/24"));
+    guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:14".into());
+    let guest = guest.step(Step::WaitOutput("testapp: vif0 has 10.0.0.14".into(), 90)).step(dom0(
+        "pause",
+        include_str!("sh/pause.sh"),
+        &[("IP", ip)],
+    ));
+    Test::new(guest, |r| {
+        let paused_after = dom0_figure(r, "pause", "paused-after")?;
+        if paused_after > 1.5 {
+            return Err(format!("paused {paused_after} s into the 2 s sleep: too late to test"));
+        }
+        let ended = dom0_figure(r, "pause", "ended-after")?;
+        if !(0.0..=1.0).contains(&ended) {
+            return Err(format!(
+                "the sleep ended {ended:.2} s after the unpause (expected at once)"
+            ));
+        }
+        expect_dom0(r, "pause", 0, "http-code 200")?;
+        let http = dom0_figure(r, "pause", "http-after")?;
+        if http > 2.0 {
+            return Err(format!("the first HTTP answer took {http:.2} s after the unpause"));
+        }
+        // The guest's clock counted the 5 s paused.
+        let line =
+            r.console.lines().find(|l| l.contains("testapp: slept ")).ok_or("no sleep report")?;
+        let ms: u64 = line
+            .split_whitespace()
+            .find_map(|w| w.parse().ok())
+            .ok_or_else(|| format!("odd sleep report: {line}"))?;
+        if !(4500..=9000).contains(&ms) {
+            return Err(format!("the guest's clock says the paused sleep took {ms} ms"));
+        }
+        Ok(())
+    })
+}
+
+/// `xl network-attach` gives the running app-example a second vif that gets a DHCP lease
+/// and serves; `xl network-detach` takes it away again while the first keeps serving.
+pub(super) fn hotplug(env: &Env) -> Test {
+    let ip = "10.0.0.15";
+    let mut guest = Guest::ours("hotplug", env.app, &format!("ip={ip}/24 ip1=10.0.0.16/24"));
+    guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:15".into());
+    let vars =
+        [("NAME", "hotplug"), ("MAC", "00:16:3e:00:00:1f"), ("IP", ip), ("ADDR", "10.0.0.16")];
+    let guest = guest
+        .step(Step::WaitOutput("app-example: serving HTTP".into(), 90))
+        .step(dom0("vif", include_str!("sh/hotplug-vif.sh"), &vars))
+        .step(dom0("after", SAME_DOMAIN, &[]));
+    Test::new(guest, |r| {
+        expect_dom0(r, "vif", 0, ": 200")?;
+        expect_console(r, "app-example: vif1 added: serving HTTP there too")?;
+        expect_dom0(r, "vif", 0, "after detach: 200")?;
+        if r.dom0["vif"].1.contains("detach failed") {
+            return Err(format!("xl network-detach failed:\n{}", r.dom0["vif"].1));
+        }
+        expect_console(r, "vif1: unplugged")?;
+        expect_dom0(r, "after", 0, "same domain")
     })
 }

@@ -93,7 +93,8 @@ fn tests(env: &Env) -> Result<Vec<Vec<Test>>> {
         vec![load::load_tiny(env)],
         vec![load::conns(env)],
         vec![load::slowloris(env)],
-        vec![lifecycle::shutdown(env)?, lifecycle::shutdown_grace(env)],
+        vec![lifecycle::shutdown(env)?, lifecycle::shutdown_grace(env), lifecycle::pause(env)],
+        vec![lifecycle::hotplug(env)],
     ])
 }
 

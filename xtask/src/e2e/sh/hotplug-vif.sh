@@ -1,0 +1,33 @@
+# shellcheck shell=dash
+# `xl network-attach` of a second vif (MAC) to guest NAME: waits for its DHCP lease (or
+# takes its static address ADDR) and GETs the status page there ("second vif ADDR: CODE");
+# then `xl network-detach` of it and a GET at the first vif's address IP ("after detach:
+# CODE").
+: "${NAME:?}" "${MAC:?}" "${IP:?}"
+xl network-attach "$NAME" bridge=xenbr0 "mac=$MAC" || exit 1
+if [ -n "${ADDR:-}" ]; then
+  a=$ADDR
+elif ! a=$(rig_wait_lease "$MAC" 90); then
+  # What each side saw: the guest's frame counts, dom0's bridge and the backend.
+  curl -s -m 5 "http://$IP/status"
+  xl network-list "$NAME"
+  for n in /sys/class/net/vif*; do
+    echo "$n master $(readlink "$n/master") operstate $(cat "$n/operstate")" \
+      "rx $(cat "$n/statistics/rx_packets") tx $(cat "$n/statistics/tx_packets")"
+  done
+  dumpleases -f "$RIG_LEASES"
+  exit 1
+fi
+i=0
+code=000
+while [ $i -lt 30 ]; do
+  code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://$a/status")
+  [ "$code" = 200 ] && break
+  sleep 1
+  i=$((i + 1))
+done
+echo "second vif $a: $code"
+xl network-list "$NAME"
+timeout 60 xl network-detach "$NAME" "$MAC" || echo "detach failed"
+xl network-list "$NAME"
+echo "after detach: $(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://$IP/status")"
