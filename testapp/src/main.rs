@@ -80,6 +80,12 @@ async fn main() {
             timed_sleep().await;
             kernel::time::sleep(kernel::time::Duration::from_secs(3600)).await;
         }
+        // The network services, and a disk attached later that is read until detached.
+        "hotplug-blk" => {
+            kernel::spawn(net());
+            hotplug_blk().await;
+            kernel::time::sleep(kernel::time::Duration::from_secs(3600)).await;
+        }
         // Asks to be told of `xl shutdown`, then never finishes: the grace period ends it.
         "ignore-shutdown" => {
             kernel::println!("testapp: waiting for a shutdown request");
@@ -333,6 +339,30 @@ async fn blk() {
         );
     }
     kernel::println!("testapp: blk done");
+}
+
+/// Waits for a disk to be attached, prints the checksum of its first MiB, then reads it
+/// over and over until the reads fail (it was detached).
+async fn hotplug_blk() {
+    extern crate alloc;
+    let known = kernel::block::disks().await;
+    kernel::println!("testapp: waiting for a disk");
+    let d = kernel::block::disk_added(&known).await;
+    let mut buf = alloc::vec![0u8; 1 << 20];
+    d.read_at(0, &mut buf).await.expect("read the new disk");
+    kernel::println!("testapp: {} first MiB fnv1a {:016x}", d.name(), fnv1a(&buf));
+    let mut reads = 0u64;
+    loop {
+        match d.read_at(reads % 16 * 65536, &mut buf[..65536]).await {
+            Ok(()) => reads += 1,
+            Err(e) => {
+                kernel::println!("testapp: reading {} failed: {e} (after {reads} reads)", d.name());
+                break;
+            }
+        }
+    }
+    let left = kernel::block::disks().await.iter().filter(|x| x.name() == d.name()).count();
+    kernel::println!("testapp: {} still listed: {}", d.name(), left > 0);
 }
 
 /// `cargo xtask bench blk`, our side (the Linux guest runs rig/blkbench.c, the same

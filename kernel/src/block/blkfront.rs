@@ -11,7 +11,7 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::future::poll_fn;
+use core::future::{poll_fn, Future};
 use core::task::{Poll, Waker};
 use devices::blkfront::{BlkError, Blkfront, Buffer, Geometry, Info, OpId, FRONTEND_NODES};
 use devices::shmem::Pages;
@@ -35,13 +35,20 @@ pub struct Device {
     pub name: String,
     pub info: Info,
     port: EvtchnPort,
-    front: spin::Mutex<Front>,
+    fe: Frontend,
+    /// `None` once the disk is detached: operations fail with `Disconnected`.
+    front: spin::Mutex<Option<Front>>,
+    /// The counters as they were when the front went away.
+    last_stats: spin::Mutex<devices::blkfront::Stats>,
     done: spin::Mutex<Done>,
 }
 
 impl Device {
     pub fn stats(&self) -> devices::blkfront::Stats {
-        self.front.lock().stats
+        match self.front.lock().as_ref() {
+            Some(f) => f.stats,
+            None => *self.last_stats.lock(),
+        }
     }
 
     /// Starts an operation and waits for its result.
@@ -50,8 +57,9 @@ impl Device {
         start: impl FnOnce(&mut Front) -> Result<OpId, BlkError>,
     ) -> Result<Vec<u8>, BlkError> {
         let id = {
-            let mut f = self.front.lock();
-            let id = start(&mut f)?;
+            let mut guard = self.front.lock();
+            let f = guard.as_mut().ok_or(BlkError::Disconnected)?;
+            let id = start(f)?;
             if f.take_notify() {
                 event::send(self.port);
             }
@@ -69,12 +77,37 @@ impl Device {
     }
 }
 
-/// Takes responses whenever the backend signals.
+/// Takes responses whenever the backend signals, until the backend leaves Connected
+/// (`xl block-detach`): then the disk is detached.
 async fn serve(dev: Arc<Device>) {
+    let watch = match xenstore::watch(&format!("{}/state", dev.fe.backend)).await {
+        Ok(w) => Some(w),
+        Err(e) => {
+            log::warn!("{}: cannot watch the backend ({e}): a detach will not be seen", dev.name);
+            None
+        }
+    };
     loop {
-        event::wait(dev.port).await;
+        let mut ev = core::pin::pin!(event::wait(dev.port));
+        let mut changed = watch.as_ref().map(|w| alloc::boxed::Box::pin(w.next()));
+        let backend_changed = poll_fn(|cx| {
+            if ev.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(false);
+            }
+            match changed.as_mut().map(|c| c.as_mut().poll(cx)) {
+                Some(Poll::Ready(_)) => Poll::Ready(true),
+                _ => Poll::Pending,
+            }
+        })
+        .await;
+        drop(changed);
+        if backend_changed && dev.fe.backend_state().await != State::Connected {
+            detach(&dev).await;
+            return;
+        }
         let (done, err) = {
-            let mut f = dev.front.lock();
+            let mut guard = dev.front.lock();
+            let Some(f) = guard.as_mut() else { return };
             let r = f.poll();
             if f.take_notify() {
                 event::send(dev.port);
@@ -94,34 +127,89 @@ async fn serve(dev: Arc<Device>) {
     }
 }
 
-/// Connects every vbd, then marks the block layer ready.
-pub async fn start() {
-    for path in crate::xenbus::devices("vbd").await {
-        match connect(&path).await {
-            Ok(dev) => {
-                log::info!(
-                    "{}: {} MiB, sector {} bytes{}{}{}",
-                    dev.name,
-                    dev.info.capacity() >> 20,
-                    dev.info.sector_size,
-                    if dev.info.read_only { ", read-only" } else { "" },
-                    if dev.info.flush {
-                        ", flush"
-                    } else if dev.info.barrier {
-                        ", barrier"
-                    } else {
-                        ""
-                    },
-                    if dev.info.discard { ", discard" } else { "" },
-                );
-                let dev = Arc::new(dev);
-                crate::spawn(serve(dev.clone()));
-                super::add_arc(dev);
-            }
-            Err(e) => log::error!("{path}: {e}; disk not available"),
+/// The backend is going away: fails what is in flight, closes the front, ends the grants
+/// (each page the backend still maps is kept, not freed) and drops the disk from the list.
+async fn detach(dev: &Device) {
+    log::warn!("{}: the backend left Connected: detaching the disk", dev.name);
+    // Gone from the list before its operations fail, so no one finds it again.
+    super::remove(&dev.name);
+    let front = dev.front.lock().take();
+    if let Some(front) = front {
+        *dev.last_stats.lock() = front.stats;
+        let (ring, pages, unfinished) = front.into_parts();
+        let mut d = dev.done.lock();
+        d.0.extend(unfinished.into_iter().map(|op| (op, Err(BlkError::Disconnected))));
+        for w in d.1.drain(..) {
+            w.wake();
         }
+        drop(d);
+        // blkback disconnects (unmapping our pages) once we are Closed, then goes Closed
+        // itself, which libxl's detach waits for.
+        let _ = dev.fe.switch_state(State::Closing).await;
+        let _ = dev.fe.switch_state(State::Closed).await;
+        let _ = crate::time::timeout(
+            crate::time::Duration::from_secs(10),
+            dev.fe.wait_backend(|s| s == State::Closed || s == State::Unknown),
+        )
+        .await;
+        drop((ring, pages));
+    }
+    let _ = event::close(dev.port);
+    log::info!("{}: detached", dev.name);
+}
+
+/// Connects every vbd, then marks the block layer ready; then connects the vbds the
+/// toolstack adds later (`xl block-attach`).
+pub async fn start() {
+    let mut known = Vec::new();
+    for path in crate::xenbus::devices("vbd").await {
+        attach(&path).await;
+        known.push(path);
     }
     super::set_ready();
+    let watch = match xenstore::watch("device/vbd").await {
+        Ok(w) => w,
+        Err(e) => {
+            log::warn!("cannot watch device/vbd ({e}): disks attached later stay unseen");
+            return;
+        }
+    };
+    // Every change under device/vbd fires (our own state writes too): only new paths count.
+    while watch.next().await.is_ok() {
+        for path in crate::xenbus::devices("vbd").await {
+            if !known.contains(&path) {
+                attach(&path).await;
+                known.push(path);
+            }
+        }
+    }
+}
+
+/// Connects the vbd at `path` and adds it to the disks.
+async fn attach(path: &str) {
+    match connect(path).await {
+        Ok(dev) => {
+            log::info!(
+                "{}: {} MiB, sector {} bytes{}{}{}",
+                dev.name,
+                dev.info.capacity() >> 20,
+                dev.info.sector_size,
+                if dev.info.read_only { ", read-only" } else { "" },
+                if dev.info.flush {
+                    ", flush"
+                } else if dev.info.barrier {
+                    ", barrier"
+                } else {
+                    ""
+                },
+                if dev.info.discard { ", discard" } else { "" },
+            );
+            let dev = Arc::new(dev);
+            crate::spawn(serve(dev.clone()));
+            super::add_arc(dev);
+        }
+        Err(e) => log::error!("{path}: {e}; disk not available"),
+    }
 }
 
 async fn connect(path: &str) -> Result<Device, Error> {
@@ -220,7 +308,9 @@ async fn connect(path: &str) -> Result<Device, Error> {
         name,
         info,
         port,
-        front: spin::Mutex::new(front),
+        fe,
+        front: spin::Mutex::new(Some(front)),
+        last_stats: spin::Mutex::new(Default::default()),
         done: spin::Mutex::new((BTreeMap::new(), Vec::new())),
     })
 }

@@ -104,4 +104,33 @@ pub async fn disk(name: &str) -> Option<Disk> {
 
 fn add_arc(d: Arc<blkfront::Device>) {
     DISKS.lock().push(Disk(d));
+    for w in WAITERS.lock().drain(..) {
+        w.wake();
+    }
+}
+
+fn remove(name: &str) {
+    DISKS.lock().retain(|d| d.name() != name);
+}
+
+/// Waits until a disk that is not in `known` is connected (`xl block-attach`) and returns
+/// it.
+pub async fn disk_added(known: &[Disk]) -> Disk {
+    disks().await;
+    poll_fn(|cx| {
+        let new = |d: &&Disk| !known.iter().any(|k| Arc::ptr_eq(&k.0, &d.0));
+        if let Some(d) = DISKS.lock().iter().find(new) {
+            return Poll::Ready(d.clone());
+        }
+        let mut w = WAITERS.lock();
+        if !w.iter().any(|w| w.will_wake(cx.waker())) {
+            w.push(cx.waker().clone());
+        }
+        drop(w);
+        match DISKS.lock().iter().find(new) {
+            Some(d) => Poll::Ready(d.clone()),
+            None => Poll::Pending,
+        }
+    })
+    .await
 }

@@ -6,7 +6,7 @@ use crate::rig::plan::{Disk, End, Guest, Step};
 use anyhow::Result;
 
 /// FNV-1a, 64-bit, as testapp computes it.
-fn fnv1a(data: &[u8]) -> u64 {
+pub(super) fn fnv1a(data: &[u8]) -> u64 {
     data.iter()
         .fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
 }

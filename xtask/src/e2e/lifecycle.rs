@@ -150,3 +150,33 @@ pub(super) fn hotplug(env: &Env) -> Test {
         expect_dom0(r, "after", 0, "same domain")
     })
 }
+
+/// `xl block-attach` of a disk to a running testapp, which finds it through
+/// `block::disk_added` and reads it; `xl block-detach` while it reads fails the reads with
+/// an error, and the guest keeps serving HTTP.
+pub(super) fn hotplug_blk(env: &Env) -> Test {
+    let ip = "10.0.0.17";
+    let mut guest =
+        Guest::ours("hotplug-blk", env.testapp, &format!("test=hotplug-blk ip={ip}/24"));
+    guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:17".into());
+    let guest = guest
+        .step(Step::WaitOutput("testapp: waiting for a disk".into(), 90))
+        .step(dom0(
+            "blk",
+            include_str!("sh/hotplug-blk.sh"),
+            &[("NAME", "hotplug-blk"), ("IP", ip)],
+        ))
+        .step(dom0("after", SAME_DOMAIN, &[]));
+    let content: Vec<u8> = b"hotplug-disk\n".iter().copied().cycle().take(1 << 20).collect();
+    let sum = format!("testapp: xvdb first MiB fnv1a {:016x}", super::blk::fnv1a(&content));
+    Test::new(guest, move |r| {
+        expect_console(r, &sum)?;
+        if r.dom0.get("blk").is_some_and(|(_, o)| o.contains("detach failed")) {
+            return Err(format!("xl block-detach failed:\n{}", r.dom0["blk"].1));
+        }
+        expect_console(r, "testapp: reading xvdb failed: disk disconnected")?;
+        expect_console(r, "testapp: xvdb still listed: false")?;
+        expect_dom0(r, "blk", 0, "after detach: 200")?;
+        expect_dom0(r, "after", 0, "same domain")
+    })
+}

@@ -93,8 +93,11 @@ fn tests(env: &Env) -> Result<Vec<Vec<Test>>> {
         vec![load::load_tiny(env)],
         vec![load::conns(env)],
         vec![load::slowloris(env)],
-        vec![lifecycle::shutdown(env)?, lifecycle::shutdown_grace(env), lifecycle::pause(env)],
+        // A device guest beside one without devices, as above.
+        vec![lifecycle::shutdown(env)?, lifecycle::shutdown_grace(env)],
+        vec![lifecycle::pause(env)],
         vec![lifecycle::hotplug(env)],
+        vec![lifecycle::hotplug_blk(env)],
     ])
 }
 
