@@ -536,11 +536,12 @@ impl<R: SharedMem, B: SharedMem> Blkfront<R, B> {
         self.pump();
     }
 
-    /// After a resume in a new domain, connected to a new backend through the fresh `ring`
-    /// (the pool's pages granted to it as before). Every request pushed on the old ring and
-    /// not answered goes back to the head of the queue, in the order it was pushed, and its
-    /// pages to the pool; then the queue is pushed on the new ring (a write's data copied
-    /// from the operation again). An answered request is never sent again, and no operation
+    /// After a resume in a new domain, before connecting to the new backend through the
+    /// fresh `ring` (the pool's pages granted to it as before). Every request pushed on the
+    /// old ring and not answered goes back to the head of the queue, in the order it was
+    /// pushed, and its pages to the pool; [`unpause`](Self::unpause), once the backend is
+    /// connected, pushes the queue on the new ring (a write's data copied from its
+    /// operation again). An answered request is never sent again, and no operation
     /// completes twice: responses left on the old ring are never read. Returns the old ring.
     pub fn resume(&mut self, ring: R) -> R {
         let mut unanswered: Vec<InFlight> =
@@ -555,9 +556,8 @@ impl<R: SharedMem, B: SharedMem> Blkfront<R, B> {
         // A new peer: a protocol error of the old one (whose operations failed then) does
         // not stop this one.
         self.broken = None;
-        self.paused = false;
+        self.paused = true;
         self.notify = false;
-        self.pump();
         old.into_mem()
     }
 

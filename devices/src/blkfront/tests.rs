@@ -571,6 +571,9 @@ fn a_resume_reissues_exactly_the_unanswered_requests_on_the_new_ring() {
     let mut nb = Back { ring: page(), cons: 0, prod: 0, held: Vec::new(), seen: Vec::new(), ..b };
     let old = f.resume(nb.ring);
     assert!(core::ptr::eq(old, b.ring));
+    nb.serve();
+    assert!(f.poll().0.is_empty(), "nothing is pushed before the backend is connected");
+    f.unpause();
     let results = run(&mut f, &mut nb, &[w2, w3, r, w4]);
     assert!(results[..2].iter().all(Result::is_ok));
     assert_eq!(results[2].as_ref().unwrap(), &data);

@@ -1,6 +1,7 @@
 //! The guest under the toolstack's lifecycle commands (issue 14): `xl shutdown` and
 //! `xl reboot` reach app-example, which finishes its work and closes its store before the
 //! domain ends; an app that asks to be told and never finishes is ended by its grace period.
+//! `xl save` and `xl restore` of app-example: it resumes in the new domain and serves on.
 
 use super::{disk, dom0, expect_console, expect_dom0, expect_end, Env, Test};
 use crate::rig::plan::{End, Guest, GuestResult, Step};
@@ -80,4 +81,43 @@ pub(super) fn shutdown_grace(env: &Env) -> Test {
         expect_console(r, "the app did not finish within 3 s: ending the domain")?;
         expect_end(r, End::Poweroff)
     })
+}
+
+const SR_IP: &str = "10.0.0.14";
+
+/// `xl save` then `xl restore` of app-example with a disk: both return 0; the restored
+/// guest (a new domain) serves its status page and the key PUT before the save.
+pub(super) fn save_restore(env: &Env) -> Result<Test> {
+    let disk_file = env.scratch.join("save-restore.img");
+    std::fs::write(&disk_file, vec![0u8; 8 << 20])?;
+    let name = "save-restore";
+    let mut guest = Guest::ours(name, env.app, &format!("ip={SR_IP}/24"));
+    guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:14".into());
+    guest.disks.push(disk(&disk_file));
+    guest.shared_disks = true;
+    let guest = guest
+        .step(Step::WaitOutput("app-example: serving HTTP".into(), 90))
+        .step(dom0(
+            "save-restore",
+            include_str!("sh/save-restore.sh"),
+            &[("IP", SR_IP), ("NAME", name)],
+        ))
+        .step(dom0("stop", "timeout 30 xl shutdown -w save-restore", &[]))
+        .step(Step::WaitEnd(30));
+    Ok(Test::new(guest, move |r| {
+        expect_dom0(r, "save-restore", 0, "201 Created")?;
+        expect_dom0(r, "save-restore", 0, "save: rc 0")?;
+        expect_dom0(r, "save-restore", 0, "restore: rc 0")?;
+        expect_dom0(r, "save-restore", 0, "app-example: a Rust unikernel on Xen")?;
+        expect_dom0(r, "save-restore", 0, "got: kept in save")?;
+        expect_console(r, "toolstack asks for suspend")?;
+        expect_console(r, "resumed in a new domain (resume 1)")?;
+        expect_console(r, "vif0: connected to the backend after the resume")?;
+        expect_console(r, "xvda: connected to the backend after the resume")?;
+        // The restored guest still takes graceful requests: its watches were registered
+        // again.
+        expect_dom0(r, "stop", 0, "")?;
+        expect_console(r, "app-example: stopped cleanly")?;
+        expect_end(r, End::Poweroff)
+    }))
 }

@@ -94,6 +94,7 @@ fn tests(env: &Env) -> Result<Vec<Vec<Test>>> {
         vec![load::conns(env)],
         vec![load::slowloris(env)],
         vec![lifecycle::shutdown(env)?, lifecycle::shutdown_grace(env)],
+        vec![lifecycle::save_restore(env)?],
     ])
 }
 
