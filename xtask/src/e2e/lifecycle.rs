@@ -121,3 +121,30 @@ pub(super) fn save_restore(env: &Env) -> Result<Test> {
         expect_end(r, End::Poweroff)
     }))
 }
+
+const STREAM_IP: &str = "10.0.0.15";
+/// Bytes the transfer across the save and restore carries.
+const STREAM_BYTES: u64 = 8 << 20;
+
+/// A TCP transfer from testapp to dom0 (read slowly) running across `xl save` and
+/// `xl restore`: it arrives whole and byte-exact.
+pub(super) fn save_restore_stream(env: &Env) -> Test {
+    let name = "save-restore-stream";
+    let cmdline = format!("test=net ip={STREAM_IP}/24 bench.bytes={STREAM_BYTES}");
+    let mut guest = Guest::ours(name, env.testapp, &cmdline);
+    guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:15".into());
+    let bytes = STREAM_BYTES.to_string();
+    let guest =
+        guest.step(Step::WaitOutput(format!("testapp: vif0 has {STREAM_IP}"), 90)).step(dom0(
+            "stream",
+            include_str!("sh/save-restore-stream.sh"),
+            &[("IP", STREAM_IP), ("NAME", name), ("BYTES", &bytes)],
+        ));
+    Test::new(guest, move |r| {
+        expect_dom0(r, "stream", 0, "save: rc 0")?;
+        expect_dom0(r, "stream", 0, "restore: rc 0")?;
+        expect_dom0(r, "stream", 0, &format!("received {STREAM_BYTES} bytes, 0 not x"))?;
+        expect_console(r, "resumed in a new domain (resume 1)")?;
+        Ok(())
+    })
+}

@@ -95,6 +95,7 @@ fn tests(env: &Env) -> Result<Vec<Vec<Test>>> {
         vec![load::slowloris(env)],
         vec![lifecycle::shutdown(env)?, lifecycle::shutdown_grace(env)],
         vec![lifecycle::save_restore(env)?],
+        vec![lifecycle::save_restore_stream(env)],
     ])
 }
 
