@@ -85,8 +85,10 @@ pub(super) fn shutdown_grace(env: &Env) -> Test {
 
 const SR_IP: &str = "10.0.0.14";
 
-/// `xl save` then `xl restore` of app-example with a disk: both return 0; the restored
-/// guest (a new domain) serves its status page and the key PUT before the save.
+/// `xl save -c` (a checkpoint: the suspend returns in place) of app-example with a disk,
+/// then `xl save` and `xl restore`: all return 0; the guest serves on after the
+/// checkpoint, and the restored guest (a new domain) serves its status page and the key PUT
+/// before the save.
 pub(super) fn save_restore(env: &Env) -> Result<Test> {
     let disk_file = env.scratch.join("save-restore.img");
     std::fs::write(&disk_file, vec![0u8; 8 << 20])?;
@@ -106,6 +108,9 @@ pub(super) fn save_restore(env: &Env) -> Result<Test> {
         .step(Step::WaitEnd(30));
     Ok(Test::new(guest, move |r| {
         expect_dom0(r, "save-restore", 0, "201 Created")?;
+        expect_dom0(r, "save-restore", 0, "checkpoint: rc 0")?;
+        expect_dom0(r, "save-restore", 0, "in place: app-example: a Rust unikernel on Xen")?;
+        expect_console(r, "suspend cancelled: resuming in place")?;
         expect_dom0(r, "save-restore", 0, "save: rc 0")?;
         expect_dom0(r, "save-restore", 0, "restore: rc 0")?;
         expect_dom0(r, "save-restore", 0, "app-example: a Rust unikernel on Xen")?;
