@@ -1,12 +1,13 @@
 # shellcheck shell=dash
-# Reads BYTES bytes from testapp's TCP source at IP port 19 slowly (64 KiB every 0.1 s),
+# Reads BYTES bytes from testapp's TCP source at IP port 19 slowly (a read of at most
+# 64 KiB every 0.1 s; dd, as `head -c` reads ahead through stdio and drops the excess),
 # and while it runs `xl save` and `xl restore` the guest NAME: prints "save: rc RC",
 # "restore: rc RC", then "received N bytes, M not x" once the transfer ends.
 : "${IP:?}" "${NAME:?}" "${BYTES:?}"
 out=/tmp/save-restore-stream.out
 : > "$out"
 (nc "$IP" 19 | while :; do
-  head -c 65536 > "$out.chunk"
+  dd bs=65536 count=1 of="$out.chunk" 2> /dev/null
   [ -s "$out.chunk" ] || break
   cat "$out.chunk" >> "$out"
   sleep 0.1
