@@ -282,6 +282,19 @@ pub fn registered(path: &str, token: &str) {
     }
 }
 
+/// Whether watch `token` is (still) to be registered again after a resume.
+pub fn is_registered(token: &str) -> bool {
+    CONN.lock().as_ref().is_some_and(|c| c.watches.iter().any(|(_, t)| t == token))
+}
+
+/// Drops watch `token` from those registered again after a resume (before its UNWATCH is
+/// sent, so that a resume under way does not register it again behind the UNWATCH).
+pub fn unregistered(token: &str) {
+    if let Some(c) = CONN.lock().as_mut() {
+        c.watches.retain(|(_, t)| t != token);
+    }
+}
+
 /// Starts (or stops) taking watch events for `token`.
 pub fn set_watching(token: &str, on: bool) {
     if let Some(c) = CONN.lock().as_mut() {
@@ -289,7 +302,6 @@ pub fn set_watching(token: &str, on: bool) {
             c.router.add_watch(token);
         } else {
             c.router.remove_watch(token);
-            c.watches.retain(|(_, t)| t != token);
         }
     }
 }

@@ -135,6 +135,9 @@ pub async fn watch(path: &str) -> Result<Watch, Error> {
 /// Each fires once on registration, so their owners look again at what they watch.
 pub(crate) async fn rewatch(watches: Vec<(String, String)>) {
     for (path, token) in watches {
+        if !xs::is_registered(&token) {
+            continue; // unwatched meanwhile
+        }
         let payload = nul_terminated(&[path.as_bytes(), token.as_bytes()]);
         if let Err(e) = xs::request(kind::WATCH, 0, &payload).await {
             log::warn!("watching {path} again after the resume: {e}");
@@ -149,6 +152,7 @@ impl Watch {
     }
 
     pub async fn unwatch(self) -> Result<(), Error> {
+        xs::unregistered(&self.token);
         let r = xs::request(
             kind::UNWATCH,
             0,
