@@ -542,11 +542,13 @@ impl<R: SharedMem, B: SharedMem> Blkfront<R, B> {
     /// pushed, and its pages to the pool; [`unpause`](Self::unpause), once the backend is
     /// connected, pushes the queue on the new ring (a write's data copied from its
     /// operation again). An answered request is never sent again, and no operation
-    /// completes twice: responses left on the old ring are never read. Returns the old ring.
-    pub fn resume(&mut self, ring: R) -> R {
+    /// completes twice: responses left on the old ring are never read. Returns the old ring
+    /// and how many requests go again.
+    pub fn resume(&mut self, ring: R) -> (R, usize) {
         let mut unanswered: Vec<InFlight> =
             self.in_flight.iter_mut().filter_map(Option::take).collect();
         unanswered.sort_by_key(|f| f.id >> SLOT_BITS);
+        let again = unanswered.len();
         for f in unanswered.into_iter().rev() {
             self.free.extend(f.indirect.iter().chain(&f.data));
             self.queue.push_front(f.req);
@@ -558,7 +560,7 @@ impl<R: SharedMem, B: SharedMem> Blkfront<R, B> {
         self.broken = None;
         self.paused = true;
         self.notify = false;
-        old.into_mem()
+        (old.into_mem(), again)
     }
 
     /// Takes the ring and every page back, to end their grants once the backend has let go

@@ -569,8 +569,9 @@ fn a_resume_reissues_exactly_the_unanswered_requests_on_the_new_ring() {
     // The second write's response never arrives: its backend is gone with the old domain.
     // The new backend starts on a fresh ring with the same disk.
     let mut nb = Back { ring: page(), cons: 0, prod: 0, held: Vec::new(), seen: Vec::new(), ..b };
-    let old = f.resume(nb.ring);
+    let (old, again) = f.resume(nb.ring);
     assert!(core::ptr::eq(old, b.ring));
+    assert_eq!(again, 3, "w2, w3 and the read");
     nb.serve();
     assert!(f.poll().0.is_empty(), "nothing is pushed before the backend is connected");
     f.unpause();

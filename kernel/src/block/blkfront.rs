@@ -266,7 +266,11 @@ async fn reconnect(dev: &Device) -> Result<(), Error> {
     let (ring, ring_refs, order) = ring_pages(&fe).await?;
     let port = event::alloc_unbound(fe.backend_id)?;
     // The old ring's pages end their grants as they drop (nothing maps them any more).
-    drop(dev.front.lock().resume(ring));
+    let (old, again) = dev.front.lock().resume(ring);
+    drop(old);
+    if again > 0 {
+        log::info!("{}: {again} requests unanswered before the suspend go again", dev.name);
+    }
     let geometry = match publish(&fe, &ring_refs, order, port).await {
         Ok(g) => g,
         Err(e) => {

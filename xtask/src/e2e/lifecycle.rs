@@ -153,3 +153,49 @@ pub(super) fn save_restore_stream(env: &Env) -> Test {
         Ok(())
     })
 }
+
+/// MiB of the pattern `save-restore-disk` writes.
+const DISK_MIB: usize = 32;
+
+/// Byte `j` of MiB `m` of testapp's `blk-save` pattern.
+fn blk_save_byte(m: usize, j: usize) -> u8 {
+    (j.wrapping_mul(7) ^ m.wrapping_mul(131) ^ (j >> 9)) as u8
+}
+
+/// Disk writes running across `xl save` and `xl restore` (testapp's `blk-save`: 1 MiB
+/// writes, each MiB once): the guest reads back what it wrote, and the host's disk file
+/// holds exactly the pattern.
+pub(super) fn save_restore_disk(env: &Env) -> Result<Test> {
+    let disk_file = env.scratch.join("save-restore-disk.img");
+    std::fs::write(&disk_file, vec![0u8; (DISK_MIB + 1) << 20])?;
+    let cmdline = format!("test=blk-save bench.mib={DISK_MIB}");
+    let mut guest = Guest::ours("save-restore-disk", env.testapp, &cmdline);
+    guest.disks.push(disk(&disk_file));
+    let guest = guest
+        .step(Step::WaitOutput("testapp: writing the pattern".into(), 90))
+        .step(dom0("save-restore", include_str!("sh/save-then-restore.sh"), &[]))
+        .step(Step::WaitEnd(120));
+    Ok(Test::new(guest, move |r| {
+        expect_dom0(r, "save-restore", 0, "save: rc 0")?;
+        expect_dom0(r, "save-restore", 0, "restore: rc 0")?;
+        expect_console(r, "resumed in a new domain (resume 1)")?;
+        expect_console(r, "xvda: connected to the backend after the resume")?;
+        expect_console(
+            r,
+            &format!("pattern of {DISK_MIB} MiB written and flushed, 0 bytes differ, resumes 1"),
+        )?;
+        expect_end(r, End::Poweroff)?;
+        let path = r.disks.get("xvda").ok_or("xvda did not come back")?;
+        let data = std::fs::read(path).map_err(|e| e.to_string())?;
+        for m in 0..DISK_MIB {
+            let at = m << 20;
+            if let Some(j) = (0..1 << 20).find(|&j| data[at + j] != blk_save_byte(m, j)) {
+                return Err(format!("the disk file differs from the pattern at byte {}", at + j));
+            }
+        }
+        if data[DISK_MIB << 20..].iter().any(|&b| b != 0) {
+            return Err("the MiB after the pattern was written to".into());
+        }
+        Ok(())
+    }))
+}

@@ -96,6 +96,7 @@ fn tests(env: &Env) -> Result<Vec<Vec<Test>>> {
         vec![lifecycle::shutdown(env)?, lifecycle::shutdown_grace(env)],
         vec![lifecycle::save_restore(env)?],
         vec![lifecycle::save_restore_stream(env)],
+        vec![lifecycle::save_restore_disk(env)?],
     ])
 }
 
