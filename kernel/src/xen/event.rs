@@ -223,6 +223,11 @@ fn fire(port: usize) {
     }
 }
 
+/// Ports bound now (what a leak of event channels would show in).
+pub fn bound() -> usize {
+    PORTS.iter().filter(|p| p.bound.load(Ordering::Relaxed)).count()
+}
+
 /// Events on ports we do not track (a misbehaving peer, or a bug): counted, not acted on.
 pub fn ignored() -> u64 {
     IGNORED.load(Ordering::Relaxed)

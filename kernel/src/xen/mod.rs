@@ -87,7 +87,8 @@ mod platform {
             }
             let (frames, max, grants) = gnttab::stats();
             log::info!(
-                "VIRQ_DEBUG: grant frames {frames}/{max}, grants in use {grants}, stray events {}",
+                "VIRQ_DEBUG: grant frames {frames}/{max}, grants in use {grants}, event channels {}, stray events {}",
+                event::bound(),
                 event::ignored()
             );
         }
