@@ -7,6 +7,10 @@
 //! the domain ends when `main` returns (with the reason asked for: a reboot request
 //! reboots) or when the grace period runs out, whichever comes first. The grace period is
 //! the boot key `shutdown_grace=SECONDS` (default 10).
+//!
+//! `suspend` (`xl save`, `xl migrate`) is the runtime's alone: it suspends the domain and,
+//! resumed in a new domain, sets up everything Xen-side again (see `suspend` below); apps
+//! go on as they were, and may read [`resumes`].
 
 use crate::time::{self, Duration};
 use crate::xenstore;
