@@ -238,3 +238,31 @@ pub(super) fn save_restore_20(env: &Env) -> Result<Test> {
         }
     }))
 }
+
+const MIGRATE_IP: &str = "10.0.0.17";
+
+/// `xl migrate` of app-example (a vif and a disk) to the same host, its receiving end run
+/// directly instead of through ssh: it returns 0, and the migrated guest (a new domain)
+/// serves its status page and the key PUT before the migration.
+pub(super) fn migrate(env: &Env) -> Result<Test> {
+    let disk_file = env.scratch.join("migrate.img");
+    std::fs::write(&disk_file, vec![0u8; 8 << 20])?;
+    let name = "migrate";
+    let mut guest = Guest::ours(name, env.app, &format!("ip={MIGRATE_IP}/24"));
+    guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:17".into());
+    guest.disks.push(disk(&disk_file));
+    guest.shared_disks = true;
+    let guest = guest.step(Step::WaitOutput("app-example: serving HTTP".into(), 90)).step(dom0(
+        "migrate",
+        include_str!("sh/migrate.sh"),
+        &[("IP", MIGRATE_IP), ("NAME", name)],
+    ));
+    Ok(Test::new(guest, move |r| {
+        expect_dom0(r, "migrate", 0, "201 Created")?;
+        expect_dom0(r, "migrate", 0, "migrate: rc 0")?;
+        expect_dom0(r, "migrate", 0, "app-example: a Rust unikernel on Xen")?;
+        expect_dom0(r, "migrate", 0, "got: kept in flight")?;
+        expect_console(r, "resumed in a new domain (resume 1)")?;
+        Ok(())
+    }))
+}

@@ -98,6 +98,7 @@ fn tests(env: &Env) -> Result<Vec<Vec<Test>>> {
         vec![lifecycle::save_restore_stream(env)],
         vec![lifecycle::save_restore_disk(env)?],
         vec![lifecycle::save_restore_20(env)?],
+        vec![lifecycle::migrate(env)?],
     ])
 }
 
