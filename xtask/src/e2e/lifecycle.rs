@@ -262,7 +262,7 @@ pub(super) fn migrate(env: &Env) -> Result<Test> {
         expect_dom0(r, "migrate", 0, "migrate: rc 0")?;
         expect_dom0(r, "migrate", 0, "app-example: a Rust unikernel on Xen")?;
         expect_dom0(r, "migrate", 0, "got: kept in flight")?;
-        expect_console(r, "resumed in a new domain (resume 1)")?;
+        expect_dom0(r, "migrate", 0, "resumed in a new domain (resume 1)")?;
         Ok(())
     }))
 }
