@@ -116,12 +116,73 @@ impl<M: SharedMem> GrantTable<M> {
     pub fn in_use(&self) -> usize {
         self.granted.iter().filter(|&&g| g).count()
     }
+
+    /// The entries of every reference in use, as (reference, flags-and-domid word, frame),
+    /// taken before a suspend: the table of the domain that resumes is empty.
+    pub fn save(&self) -> Vec<(GrantRef, u32, u32)> {
+        let mut saved = Vec::new();
+        for (r, _) in self.granted.iter().enumerate().filter(|(_, &g)| g) {
+            let (mem, off) = self.entry(r as GrantRef);
+            saved.push((
+                r as GrantRef,
+                mem.load_u32(off + OFF_FLAGS),
+                mem.load_u32(off + OFF_FRAME),
+            ));
+        }
+        saved
+    }
+
+    /// Writes `saved` ([`save`](Self::save)) into the table's frames, now those of the new
+    /// domain, so that every reference in use grants the same page to the same domain
+    /// again. Nothing maps them yet: the reading and writing bits Xen kept are cleared.
+    pub fn reinstate(&mut self, saved: &[(GrantRef, u32, u32)]) {
+        for &(r, word, frame) in saved {
+            if !self.granted.get(r as usize).copied().unwrap_or(false) {
+                continue;
+            }
+            let (mem, off) = self.entry(r);
+            mem.store_u32(off + OFF_FRAME, frame);
+            mem.store_u32(off + OFF_FLAGS, word & !u32::from(GTF_READING | GTF_WRITING));
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::shmem::testing::TestMem;
+
+    #[test]
+    fn reinstate_puts_back_the_entries_in_use_without_mapping_bits() {
+        let mut t = GrantTable::new();
+        t.add_frame(TestMem::new(4096));
+        let a = t.grant(0, 0x1234, true).unwrap();
+        let b = t.grant(5, 0x5678, false).unwrap();
+        let c = t.grant(0, 0x9abc, false).unwrap();
+        t.end(c).unwrap();
+        let (mem, off) = t.entry(b);
+        mem.store_u32(off + OFF_FLAGS, mem.load_u32(off + OFF_FLAGS) | u32::from(GTF_WRITING));
+        let saved = t.save();
+        assert_eq!(saved.len(), 2);
+        // The new domain's table starts empty.
+        let mut fresh = GrantTable::new();
+        fresh.add_frame(TestMem::new(4096));
+        t.frames = fresh.frames;
+        t.reinstate(&saved);
+        for (r, flags, domid, frame) in
+            [(a, GTF_PERMIT_ACCESS | GTF_READONLY, 0, 0x1234), (b, GTF_PERMIT_ACCESS, 5, 0x5678)]
+        {
+            let (mem, off) = t.entry(r);
+            assert_eq!(mem.load_u32(off + OFF_FLAGS), u32::from(flags) | (domid << 16));
+            assert_eq!(mem.load_u32(off + OFF_FRAME), frame);
+        }
+        let (mem, off) = t.entry(c);
+        assert_eq!(mem.load_u32(off + OFF_FLAGS), 0);
+        // Ending works as before the suspend (nothing maps the pages).
+        t.end(a).unwrap();
+        t.end(b).unwrap();
+        assert_eq!(t.in_use(), 0);
+    }
 
     #[test]
     fn grants_skip_reserved_entries_and_fill_the_entry() {

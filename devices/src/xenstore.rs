@@ -334,6 +334,11 @@ impl Router {
         Ok(())
     }
 
+    /// Requests sent (or being sent) whose reply has not come.
+    pub fn in_flight(&self) -> usize {
+        self.outstanding.len()
+    }
+
     /// The reply to `req_id`, once it has come.
     pub fn take_reply(&mut self, req_id: u32) -> Option<Result<Vec<u8>, XsError>> {
         self.replies.remove(&req_id)

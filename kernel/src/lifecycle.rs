@@ -7,11 +7,15 @@
 //! the domain ends when `main` returns (with the reason asked for: a reboot request
 //! reboots) or when the grace period runs out, whichever comes first. The grace period is
 //! the boot key `shutdown_grace=SECONDS` (default 10).
+//!
+//! `suspend` (`xl save`, `xl migrate`) is the runtime's alone: it suspends the domain and,
+//! resumed in a new domain, sets up everything Xen-side again (see `suspend` below); apps
+//! go on as they were, and may read [`resumes`].
 
 use crate::time::{self, Duration};
 use crate::xenstore;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::task::{Poll, Waker};
 
 /// What the toolstack asked for.
@@ -21,6 +25,14 @@ pub enum Request {
     Poweroff,
     /// `xl reboot`.
     Reboot,
+}
+
+/// What `control/shutdown` asks of the runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Stop(Request),
+    /// `xl save`, `xl migrate`: the runtime's alone; apps are not asked.
+    Suspend,
 }
 
 /// The grace period when the command line does not set one.
@@ -85,7 +97,7 @@ pub(crate) fn end(request: Request) -> ! {
 /// Takes the request out of `control/shutdown` and clears the node (the acknowledgement
 /// libxl waits for). `None` when the node is empty (our own clearing fires the watch too)
 /// or holds something we do not act on.
-async fn take_request() -> Result<Option<Request>, xenstore::XenstoreError> {
+async fn take_request() -> Result<Option<Action>, xenstore::XenstoreError> {
     xenstore::transaction(|tx| async move {
         let value = match tx.read("control/shutdown").await {
             Ok(v) => v,
@@ -96,10 +108,11 @@ async fn take_request() -> Result<Option<Request>, xenstore::XenstoreError> {
         };
         let request = match value.trim_end_matches('\0') {
             "" => return Ok(None),
-            "poweroff" | "halt" => Request::Poweroff,
-            "reboot" => Request::Reboot,
+            "poweroff" | "halt" => Action::Stop(Request::Poweroff),
+            "reboot" => Action::Stop(Request::Reboot),
+            "suspend" => Action::Suspend,
             other => {
-                // `suspend` among them: left unacknowledged, so libxl cancels it.
+                // Left unacknowledged, so libxl gives up on it.
                 log::warn!("control/shutdown = {other:?}: not supported, ignored");
                 return Ok(None);
             }
@@ -110,13 +123,72 @@ async fn take_request() -> Result<Option<Request>, xenstore::XenstoreError> {
     .await
 }
 
-/// The runtime's task: advertises what the guest handles, then watches `control/shutdown`.
-pub(crate) async fn watch_control() {
-    for feature in ["control/feature-poweroff", "control/feature-reboot"] {
+/// Tells the toolstack what the guest handles (again after a resume: the new domain's
+/// xenstore directory is written afresh by the toolstack).
+async fn advertise() {
+    for feature in ["control/feature-poweroff", "control/feature-reboot", "control/feature-suspend"]
+    {
         if let Err(e) = xenstore::write(feature, "1").await {
             log::warn!("advertising {feature}: {e}");
         }
     }
+}
+
+/// Suspends and resumes (`xl save` then `xl restore`, `xl migrate`), acknowledged already:
+/// quiesce (no xenstore request in flight, the disks push no more requests), then
+/// SCHEDOP_shutdown(SHUTDOWN_suspend). Cancelled, everything goes on as it was. Resumed in
+/// a new domain, the Xen layer is set up again before anything else runs, then the
+/// xenstore ring and the watches; each vif and disk then connects to its new backend in
+/// its own task and sends again what was in flight.
+async fn suspend() {
+    crate::block::pause_all();
+    if time::timeout(Duration::from_secs(5), xenstore::quiesce()).await.is_err() {
+        log::error!("suspend: xenstore requests still unanswered after 5 s; not suspending");
+        xenstore::unpause();
+        crate::block::unpause_all();
+        return;
+    }
+    crate::block::settle_all();
+    log::info!("suspending");
+    match crate::xen::suspend() {
+        Ok(crate::xen::Resumed::NewDomain) => {
+            // Before any other task runs: the vifs' old connections are unusable.
+            crate::net::forget_connections();
+            let watches = match xenstore::resume() {
+                Ok(w) => w,
+                Err(e) => {
+                    log::error!("after resume: no xenstore ring ({e}); the domain is cut off");
+                    return;
+                }
+            };
+            let n = RESUMES.fetch_add(1, Ordering::Relaxed) + 1;
+            log::info!("resumed in a new domain (resume {n}); reconnecting devices");
+            xenstore::rewatch(watches).await;
+            advertise().await;
+        }
+        Ok(crate::xen::Resumed::InPlace) => {
+            log::info!("suspend cancelled: resuming in place");
+            xenstore::unpause();
+            crate::block::unpause_all();
+        }
+        Err(e) => {
+            log::error!("SCHEDOP_shutdown(suspend) refused: {e}; going on");
+            xenstore::unpause();
+            crate::block::unpause_all();
+        }
+    }
+}
+
+static RESUMES: AtomicU64 = AtomicU64::new(0);
+
+/// How many times the domain resumed in a new domain (after `xl restore`, a migration).
+pub fn resumes() -> u64 {
+    RESUMES.load(Ordering::Relaxed)
+}
+
+/// The runtime's task: advertises what the guest handles, then watches `control/shutdown`.
+pub(crate) async fn watch_control() {
+    advertise().await;
     let watch = match xenstore::watch("control/shutdown").await {
         Ok(w) => w,
         Err(e) => {
@@ -130,7 +202,12 @@ pub(crate) async fn watch_control() {
             return;
         }
         let request = match take_request().await {
-            Ok(Some(r)) => r,
+            Ok(Some(Action::Stop(r))) => r,
+            Ok(Some(Action::Suspend)) => {
+                log::info!("toolstack asks for suspend");
+                suspend().await;
+                continue;
+            }
             Ok(None) => continue,
             Err(e) => {
                 log::warn!("reading control/shutdown: {e}");

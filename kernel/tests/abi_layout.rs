@@ -79,6 +79,7 @@ fn expected() -> Vec<(String, usize)> {
         ("SCHEDOP_shutdown", abi::SCHEDOP_SHUTDOWN),
         ("SHUTDOWN_poweroff", abi::SHUTDOWN_POWEROFF as usize),
         ("SHUTDOWN_reboot", abi::SHUTDOWN_REBOOT as usize),
+        ("SHUTDOWN_suspend", abi::SHUTDOWN_SUSPEND as usize),
         ("SHUTDOWN_crash", abi::SHUTDOWN_CRASH as usize),
         ("EVTCHNOP_send", abi::EVTCHNOP_SEND),
         ("EVTCHNOP_bind_interdomain", abi::EVTCHNOP_BIND_INTERDOMAIN),

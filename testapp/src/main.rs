@@ -67,6 +67,7 @@ async fn main() {
         "net" => net().await,
         "blk" => blk().await,
         "bench-blk" => bench_blk().await,
+        "blk-save" => blk_save().await,
         "idle" => {
             kernel::println!("testapp: idle");
             selftest::idle_forever();
@@ -363,6 +364,44 @@ async fn hotplug_blk() {
     }
     let left = kernel::block::disks().await.iter().filter(|x| x.name() == d.name()).count();
     kernel::println!("testapp: {} still listed: {}", d.name(), left > 0);
+}
+
+/// Byte `j` of MiB `m` of the pattern `blk-save` writes (xtask's check computes it too).
+fn blk_save_byte(m: usize, j: usize) -> u8 {
+    (j.wrapping_mul(7) ^ m.wrapping_mul(131) ^ (j >> 9)) as u8
+}
+
+/// Disk writes across `xl save` and `xl restore`: MiB after MiB of xvda's first
+/// `bench.mib=` MiB (default 32), each written once with its own content, 50 ms apart (so
+/// that the writing lasts some seconds and requests are in flight when the suspend comes);
+/// then a flush, and everything read back and compared.
+async fn blk_save() {
+    extern crate alloc;
+    let mib: usize = kernel::cmdline()
+        .split_ascii_whitespace()
+        .find_map(|w| w.strip_prefix("bench.mib="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32);
+    let a = kernel::block::disk("xvda").await.expect("no xvda");
+    kernel::println!("testapp: writing the pattern");
+    let mut buf = alloc::vec![0u8; 1 << 20];
+    for m in 0..mib {
+        for (j, b) in buf.iter_mut().enumerate() {
+            *b = blk_save_byte(m, j);
+        }
+        a.write_at((m as u64) << 20, &buf).await.expect("write xvda");
+        kernel::time::sleep(kernel::time::Duration::from_millis(50)).await;
+    }
+    a.flush().await.expect("flush xvda");
+    let mut bad = 0;
+    for m in 0..mib {
+        a.read_at((m as u64) << 20, &mut buf).await.expect("read xvda");
+        bad += buf.iter().enumerate().filter(|&(j, &b)| b != blk_save_byte(m, j)).count();
+    }
+    kernel::println!(
+        "testapp: pattern of {mib} MiB written and flushed, {bad} bytes differ, resumes {}",
+        kernel::lifecycle::resumes()
+    );
 }
 
 /// `cargo xtask bench blk`, our side (the Linux guest runs rig/blkbench.c, the same

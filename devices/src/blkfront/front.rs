@@ -177,6 +177,8 @@ pub struct Blkfront<R, B> {
     next_op: OpId,
     notify: bool,
     broken: Option<ProtocolError>,
+    /// A suspend is coming: requests queue up, nothing is pushed.
+    paused: bool,
     pub stats: Stats,
 }
 
@@ -200,6 +202,7 @@ impl<R: SharedMem, B: SharedMem> Blkfront<R, B> {
             next_op: 1,
             notify: false,
             broken: None,
+            paused: false,
             stats: Stats::default(),
         }
     }
@@ -314,6 +317,9 @@ impl<R: SharedMem, B: SharedMem> Blkfront<R, B> {
     /// Pushes queued requests, in order, while ring slots and pages last. A flush waits
     /// until nothing is in flight.
     fn pump(&mut self) {
+        if self.paused {
+            return;
+        }
         let mut pushed = false;
         while let Some(&req) = self.queue.front() {
             let Some(slot) = self.in_flight.iter().position(Option::is_none) else { break };
@@ -516,6 +522,45 @@ impl<R: SharedMem, B: SharedMem> Blkfront<R, B> {
             self.stats.failed_ops += 1;
             done.push((op, Err(BlkError::Protocol)));
         }
+    }
+
+    /// Before a suspend: nothing more is pushed; operations started meanwhile queue up.
+    /// Requests already pushed may still complete ([`poll`](Self::poll)).
+    pub fn pause(&mut self) {
+        self.paused = true;
+    }
+
+    /// After a cancelled suspend: the same backend goes on; what queued meanwhile is pushed.
+    pub fn unpause(&mut self) {
+        self.paused = false;
+        self.pump();
+    }
+
+    /// After a resume in a new domain, before connecting to the new backend through the
+    /// fresh `ring` (the pool's pages granted to it as before). Every request pushed on the
+    /// old ring and not answered goes back to the head of the queue, in the order it was
+    /// pushed, and its pages to the pool; [`unpause`](Self::unpause), once the backend is
+    /// connected, pushes the queue on the new ring (a write's data copied from its
+    /// operation again). An answered request is never sent again, and no operation
+    /// completes twice: responses left on the old ring are never read. Returns the old ring
+    /// and how many requests go again.
+    pub fn resume(&mut self, ring: R) -> (R, usize) {
+        let mut unanswered: Vec<InFlight> =
+            self.in_flight.iter_mut().filter_map(Option::take).collect();
+        unanswered.sort_by_key(|f| f.id >> SLOT_BITS);
+        let again = unanswered.len();
+        for f in unanswered.into_iter().rev() {
+            self.free.extend(f.indirect.iter().chain(&f.data));
+            self.queue.push_front(f.req);
+        }
+        let old = core::mem::replace(&mut self.ring, FrontRing::init(ring, SLOT));
+        self.in_flight = (0..self.ring.size()).map(|_| None).collect();
+        // A new peer: a protocol error of the old one (whose operations failed then) does
+        // not stop this one.
+        self.broken = None;
+        self.paused = true;
+        self.notify = false;
+        (old.into_mem(), again)
     }
 
     /// Takes the ring and every page back, to end their grants once the backend has let go

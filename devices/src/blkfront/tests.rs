@@ -545,6 +545,62 @@ fn poll_rearms_rsp_event_and_pushes_what_waited() {
 }
 
 #[test]
+fn a_resume_reissues_exactly_the_unanswered_requests_on_the_new_ring() {
+    let (mut f, mut b) = setup(info(16384), 64);
+    let data = pattern(3 * 4096, 7);
+    // Three writes and a read in flight; the backend carries out and answers the first
+    // write, carries out the second without answering, never sees the rest.
+    let w1 = f.write(0, &data[..4096]).unwrap();
+    let w2 = f.write(4096, &data[4096..8192]).unwrap();
+    let w3 = f.write(8192, &data[8192..]).unwrap();
+    let r = f.read(0, 3 * 4096).unwrap();
+    b.take(1);
+    b.answer();
+    b.take(1);
+    let (done, err) = f.poll();
+    assert_eq!(err, None);
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].0, w1);
+    // Suspend: nothing more is pushed; an operation started meanwhile waits.
+    f.pause();
+    let w4 = f.write(12288, &data[..4096]).unwrap();
+    let (done, _) = f.poll();
+    assert!(done.is_empty());
+    // The second write's response never arrives: its backend is gone with the old domain.
+    // The new backend starts on a fresh ring with the same disk.
+    let mut nb = Back { ring: page(), cons: 0, prod: 0, held: Vec::new(), seen: Vec::new(), ..b };
+    let (old, again) = f.resume(nb.ring);
+    assert!(core::ptr::eq(old, b.ring));
+    assert_eq!(again, 3, "w2, w3 and the read");
+    nb.serve();
+    assert!(f.poll().0.is_empty(), "nothing is pushed before the backend is connected");
+    f.unpause();
+    let results = run(&mut f, &mut nb, &[w2, w3, r, w4]);
+    assert!(results[..2].iter().all(Result::is_ok));
+    assert_eq!(results[2].as_ref().unwrap(), &data);
+    assert!(results[3].is_ok());
+    // Reissued: w2, w3, the read, in the order first pushed, then w4; never w1.
+    let sectors: Vec<u64> = nb.seen.iter().map(|s| s.sector).collect();
+    assert_eq!(sectors, [8, 16, 0, 24]);
+    assert_eq!(&nb.disk[12288..16384], &data[..4096]);
+    assert_pages_accounted(&f);
+    assert!(!f.busy());
+}
+
+#[test]
+fn a_cancelled_suspend_pushes_what_queued() {
+    let (mut f, mut b) = setup(info(16384), 64);
+    f.pause();
+    let w = f.write(0, &[1; 512]).unwrap();
+    b.serve();
+    assert!(f.poll().0.is_empty());
+    f.unpause();
+    assert!(f.take_notify());
+    assert!(run1(&mut f, &mut b, w).is_ok());
+    assert_eq!(&b.disk[..512], &[1; 512]);
+}
+
+#[test]
 fn into_parts_returns_every_page_and_the_unfinished_ops() {
     let (mut f, mut b) = setup(geometry(16384, 64), 200);
     let done = f.write(0, &pattern(4096, 0)).unwrap();

@@ -12,6 +12,7 @@ use alloc::string::{String, ToString};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::future::{poll_fn, Future};
+use core::sync::atomic::{AtomicU32, Ordering};
 use core::task::{Poll, Waker};
 use devices::blkfront::{BlkError, Blkfront, Buffer, Geometry, Info, OpId, FRONTEND_NODES};
 use devices::shmem::Pages;
@@ -34,13 +35,47 @@ type Done = (BTreeMap<OpId, Result<Vec<u8>, BlkError>>, Vec<Waker>);
 pub struct Device {
     pub name: String,
     pub info: Info,
-    port: EvtchnPort,
-    fe: Frontend,
+    /// The event channel to the backend: a new one after a resume in a new domain.
+    port: AtomicU32,
+    /// `device/vbd/<id>`, and the domain our pages are granted to.
+    path: String,
+    backend_id: u16,
     /// `None` once the disk is detached: operations fail with `Disconnected`.
     front: spin::Mutex<Option<Front>>,
     /// The counters as they were when the front went away.
     last_stats: spin::Mutex<devices::blkfront::Stats>,
     done: spin::Mutex<Done>,
+}
+
+static DEVICES: spin::Mutex<Vec<Arc<Device>>> = spin::Mutex::new(Vec::new());
+
+/// Before a suspend: the disks push no more requests (they queue up).
+pub(crate) fn pause_all() {
+    for d in DEVICES.lock().iter() {
+        if let Some(f) = d.front.lock().as_mut() {
+            f.pause();
+        }
+    }
+}
+
+/// Right before the suspend: takes the responses already on the rings, so that only
+/// requests really unanswered are sent again after a resume.
+pub(crate) fn settle_all() {
+    for d in DEVICES.lock().iter() {
+        take_responses(d);
+    }
+}
+
+/// After a cancelled suspend: the same backends go on.
+pub(crate) fn unpause_all() {
+    for d in DEVICES.lock().iter() {
+        let mut guard = d.front.lock();
+        let Some(f) = guard.as_mut() else { continue };
+        f.unpause();
+        if f.take_notify() {
+            event::send(d.port.load(Ordering::Acquire));
+        }
+    }
 }
 
 impl Device {
@@ -61,7 +96,7 @@ impl Device {
             let f = guard.as_mut().ok_or(BlkError::Disconnected)?;
             let id = start(f)?;
             if f.take_notify() {
-                event::send(self.port);
+                event::send(self.port.load(Ordering::Acquire));
             }
             id
         };
@@ -77,62 +112,66 @@ impl Device {
     }
 }
 
-/// Takes responses whenever the backend signals, until the backend leaves Connected
-/// (`xl block-detach`): then the disk is detached.
+/// Takes responses whenever the backend signals; after a resume in a new domain, connects
+/// to the new backend first; when the backend leaves Connected (`xl block-detach`),
+/// detaches the disk.
 async fn serve(dev: Arc<Device>) {
-    let watch = match xenstore::watch(&format!("{}/state", dev.fe.backend)).await {
-        Ok(w) => Some(w),
-        Err(e) => {
-            log::warn!("{}: cannot watch the backend ({e}): a detach will not be seen", dev.name);
-            None
-        }
-    };
     loop {
-        let mut ev = core::pin::pin!(event::wait(dev.port));
-        let mut changed = watch.as_ref().map(|w| alloc::boxed::Box::pin(w.next()));
-        let backend_changed = poll_fn(|cx| {
-            if ev.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(false);
+        // The backend's state, for a detach. Its path changes with a resume in a new domain.
+        let backend = match Frontend::open(&dev.path).await {
+            Ok(fe) => Some(fe),
+            Err(e) => {
+                log::warn!("{}: {e}: a detach will not be seen", dev.name);
+                None
             }
-            match changed.as_mut().map(|c| c.as_mut().poll(cx)) {
-                Some(Poll::Ready(_)) => Poll::Ready(true),
-                _ => Poll::Pending,
-            }
-        })
-        .await;
-        drop(changed);
-        if backend_changed && dev.fe.backend_state().await != State::Connected {
-            detach(&dev).await;
-            return;
-        }
-        let (done, err) = {
-            let mut guard = dev.front.lock();
-            let Some(f) = guard.as_mut() else { return };
-            let r = f.poll();
-            if f.take_notify() {
-                event::send(dev.port);
-            }
-            r
         };
-        if let Some(e) = err {
-            log::warn!("{}: blkback broke the protocol: {e}", dev.name);
-        }
-        if !done.is_empty() {
-            let mut d = dev.done.lock();
-            d.0.extend(done);
-            for w in d.1.drain(..) {
-                w.wake();
+        let watch = match &backend {
+            Some(fe) => xenstore::watch(&format!("{}/state", fe.backend)).await.ok(),
+            None => None,
+        };
+        loop {
+            let epoch = event::epoch();
+            let mut ev = core::pin::pin!(event::wait(dev.port.load(Ordering::Acquire)));
+            let mut changed = watch.as_ref().map(|w| alloc::boxed::Box::pin(w.next()));
+            let backend_changed = poll_fn(|cx| {
+                if ev.as_mut().poll(cx).is_ready() {
+                    return Poll::Ready(false);
+                }
+                match changed.as_mut().map(|c| c.as_mut().poll(cx)) {
+                    Some(Poll::Ready(_)) => Poll::Ready(true),
+                    _ => Poll::Pending,
+                }
+            })
+            .await;
+            drop(changed);
+            // A resume first: the old backend's nodes are gone then, which is no detach.
+            if event::epoch() != epoch {
+                resume(&dev).await;
+                break;
             }
+            if backend_changed {
+                if let Some(fe) = &backend {
+                    if fe.backend_state().await != State::Connected {
+                        detach(&dev, fe).await;
+                        return;
+                    }
+                }
+            }
+            take_responses(&dev);
+        }
+        if let Some(w) = watch {
+            let _ = w.unwatch().await;
         }
     }
 }
 
 /// The backend is going away: fails what is in flight, closes the front, ends the grants
 /// (each page the backend still maps is kept, not freed) and drops the disk from the list.
-async fn detach(dev: &Device) {
+async fn detach(dev: &Arc<Device>, fe: &Frontend) {
     log::warn!("{}: the backend left Connected: detaching the disk", dev.name);
-    // Gone from the list before its operations fail, so no one finds it again.
+    // Gone from the lists before its operations fail, so no one finds it again.
     super::remove(&dev.name);
+    DEVICES.lock().retain(|d| !Arc::ptr_eq(d, dev));
     let front = dev.front.lock().take();
     if let Some(front) = front {
         *dev.last_stats.lock() = front.stats;
@@ -145,17 +184,40 @@ async fn detach(dev: &Device) {
         drop(d);
         // blkback disconnects (unmapping our pages) once we are Closed, then goes Closed
         // itself, which libxl's detach waits for.
-        let _ = dev.fe.switch_state(State::Closing).await;
-        let _ = dev.fe.switch_state(State::Closed).await;
+        let _ = fe.switch_state(State::Closing).await;
+        let _ = fe.switch_state(State::Closed).await;
         let _ = crate::time::timeout(
             crate::time::Duration::from_secs(10),
-            dev.fe.wait_backend(|s| s == State::Closed || s == State::Unknown),
+            fe.wait_backend(|s| s == State::Closed || s == State::Unknown),
         )
         .await;
         drop((ring, pages));
     }
-    let _ = event::close(dev.port);
+    let _ = event::close(dev.port.load(Ordering::Acquire));
     log::info!("{}: detached", dev.name);
+}
+
+/// Completes the operations the backend answered, and wakes their waiters.
+fn take_responses(dev: &Device) {
+    let (done, err) = {
+        let mut guard = dev.front.lock();
+        let Some(f) = guard.as_mut() else { return };
+        let r = f.poll();
+        if f.take_notify() {
+            event::send(dev.port.load(Ordering::Acquire));
+        }
+        r
+    };
+    if let Some(e) = err {
+        log::warn!("{}: blkback broke the protocol: {e}", dev.name);
+    }
+    if !done.is_empty() {
+        let mut d = dev.done.lock();
+        d.0.extend(done);
+        for w in d.1.drain(..) {
+            w.wake();
+        }
+    }
 }
 
 /// Connects every vbd, then marks the block layer ready; then connects the vbds the
@@ -205,6 +267,7 @@ async fn attach(path: &str) {
                 if dev.info.discard { ", discard" } else { "" },
             );
             let dev = Arc::new(dev);
+            DEVICES.lock().push(dev.clone());
             crate::spawn(serve(dev.clone()));
             super::add_arc(dev);
         }
@@ -212,44 +275,31 @@ async fn attach(path: &str) {
     }
 }
 
-async fn connect(path: &str) -> Result<Device, Error> {
-    let fe = Frontend::open(path).await?;
-    let handle: u16 = path.rsplit('/').next().and_then(|id| id.parse().ok()).unwrap_or(0);
-    let state = fe.wait_backend(|s| s >= State::InitWait).await?;
-    if state > State::Connected {
-        return Err(Error::BackendState(state));
-    }
-    let backend = fe.backend_id;
-    let grant = |ro| GrantedPage::new(backend, ro).map_err(Error::Grant);
+/// The ring's pages, granted to the backend, in the size it offers (up to ours).
+async fn ring_pages(fe: &Frontend) -> Result<(Pages<GrantedPage>, Vec<u32>, u32), Error> {
     // io/blkif.h: a backend that offers max-ring-page-order takes ring-page-order and
     // ring-ref0..N-1 instead of ring-ref. A value that is not a number counts as absent.
     let offered = fe.backend_read("max-ring-page-order").await.and_then(|v| v.trim().parse().ok());
     let order: u32 = offered.unwrap_or(0u32).min(RING_PAGE_ORDER);
     let mut ring_pages = Vec::new();
     for _ in 0..1u32 << order {
-        ring_pages.push(grant(false)?);
+        ring_pages.push(GrantedPage::new(fe.backend_id, false).map_err(Error::Grant)?);
     }
     let ring_refs: Vec<u32> = ring_pages.iter().map(|p| p.gref()).collect();
-    let ring = Pages::new(ring_pages);
-    let mut pages = Vec::with_capacity(PAGES);
-    for _ in 0..PAGES {
-        let p = grant(false)?;
-        pages.push(Buffer { gref: p.gref(), mem: p });
-    }
-    let placeholder = Info {
-        sectors: 1,
-        sector_size: 512,
-        read_only: true,
-        flush: false,
-        barrier: false,
-        discard: false,
-    };
-    let mut front = Blkfront::new(ring, pages, placeholder, handle);
-    let port = event::alloc_unbound(backend)?;
+    Ok((Pages::new(ring_pages), ring_refs, order))
+}
+
+/// Publishes the ring (initialised by now) and the event channel, then waits for the
+/// backend to connect and reads the disk's geometry.
+async fn publish(
+    fe: &Frontend,
+    ring_refs: &[u32],
+    order: u32,
+    port: EvtchnPort,
+) -> Result<Geometry, Error> {
     let p = fe.path.clone();
     let published = xenstore::transaction(|tx| {
         let p = p.clone();
-        let ring_refs = ring_refs.clone();
         async move {
             if order == 0 {
                 tx.write(&format!("{p}/ring-ref"), &ring_refs[0].to_string()).await?;
@@ -268,10 +318,7 @@ async fn connect(path: &str) -> Result<Device, Error> {
         }
     })
     .await;
-    if let Err(e) = published {
-        let _ = event::close(port);
-        return Err(e.into());
-    }
+    published?;
     let state = fe.wait_backend(|s| s >= State::Connected).await?;
     if state != State::Connected {
         return Err(Error::BackendState(state));
@@ -282,8 +329,113 @@ async fn connect(path: &str) -> Result<Device, Error> {
             nodes.insert(key, v);
         }
     }
-    let geometry = Geometry::parse(|k| nodes.get(k).cloned())
-        .map_err(|error| Error::Geometry { backend: fe.backend.clone(), error })?;
+    Geometry::parse(|k| nodes.get(k).cloned())
+        .map_err(|error| Error::Geometry { backend: fe.backend.clone(), error })
+}
+
+/// After a resume in a new domain: the handshake with the new backend (at a new path) on a
+/// fresh ring and event channel; the pool's pages are granted as before (the grant table
+/// was written back), and requests not answered before the suspend are pushed again.
+async fn resume(dev: &Device) {
+    log::info!("{}: resumed in a new domain; connecting to its backend", dev.name);
+    for attempt in 1.. {
+        match reconnect(dev).await {
+            Ok(()) => {
+                log::info!("{}: connected to the backend after the resume", dev.name);
+                return;
+            }
+            Err(e) if attempt < 10 => {
+                log::warn!("{}: connecting after the resume failed: {e}; retrying", dev.name);
+                crate::time::sleep(crate::time::Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                log::error!("{}: no backend after the resume ({e}); requests wait", dev.name);
+                return;
+            }
+        }
+    }
+}
+
+async fn reconnect(dev: &Device) -> Result<(), Error> {
+    let fe = Frontend::open(&dev.path).await?;
+    if fe.backend_id != dev.backend_id {
+        // Our pages are granted to the old backend's domain.
+        return Err(Error::BadNode {
+            path: format!("{}/backend-id", dev.path),
+            value: fe.backend_id.to_string(),
+        });
+    }
+    let state = fe.wait_backend(|s| s >= State::InitWait).await?;
+    if state > State::Connected {
+        return Err(Error::BackendState(state));
+    }
+    let (ring, ring_refs, order) = ring_pages(&fe).await?;
+    let port = event::alloc_unbound(fe.backend_id)?;
+    // The old ring's pages end their grants as they drop (nothing maps them any more).
+    let Some((old, again)) = dev.front.lock().as_mut().map(|f| f.resume(ring)) else {
+        return Ok(()); // detached meanwhile
+    };
+    drop(old);
+    if again > 0 {
+        log::info!("{}: {again} requests unanswered before the suspend go again", dev.name);
+    }
+    let geometry = match publish(&fe, &ring_refs, order, port).await {
+        Ok(g) => g,
+        Err(e) => {
+            let _ = event::close(port);
+            return Err(e);
+        }
+    };
+    if geometry.info != dev.info {
+        log::warn!("{}: the new backend's disk differs: {:?}", dev.name, geometry.info);
+    }
+    if let Some(f) = dev.front.lock().as_mut() {
+        f.set_info(geometry);
+    }
+    fe.switch_state(State::Connected).await?;
+    dev.port.store(port, Ordering::Release);
+    let mut guard = dev.front.lock();
+    if let Some(f) = guard.as_mut() {
+        f.unpause();
+        if f.take_notify() {
+            event::send(port);
+        }
+    }
+    Ok(())
+}
+
+async fn connect(path: &str) -> Result<Device, Error> {
+    let fe = Frontend::open(path).await?;
+    let handle: u16 = path.rsplit('/').next().and_then(|id| id.parse().ok()).unwrap_or(0);
+    let state = fe.wait_backend(|s| s >= State::InitWait).await?;
+    if state > State::Connected {
+        return Err(Error::BackendState(state));
+    }
+    let backend = fe.backend_id;
+    let grant = |ro| GrantedPage::new(backend, ro).map_err(Error::Grant);
+    let (ring, ring_refs, order) = ring_pages(&fe).await?;
+    let mut pages = Vec::with_capacity(PAGES);
+    for _ in 0..PAGES {
+        let p = grant(false)?;
+        pages.push(Buffer { gref: p.gref(), mem: p });
+    }
+    let placeholder = Info {
+        sectors: 1,
+        sector_size: 512,
+        read_only: true,
+        flush: false,
+        barrier: false,
+        discard: false,
+    };
+    let mut front = Blkfront::new(ring, pages, placeholder, handle);
+    let port = event::alloc_unbound(backend)?;
+    let geometry = match publish(&fe, &ring_refs, order, port).await {
+        Ok(g) => g,
+        Err(e) => {
+            let _ = event::close(port);
+            return Err(e);
+        }
+    };
     let info = geometry.info;
     front.set_info(geometry);
     log::info!(
@@ -307,8 +459,9 @@ async fn connect(path: &str) -> Result<Device, Error> {
     Ok(Device {
         name,
         info,
-        port,
-        fe,
+        port: AtomicU32::new(port),
+        path: path.into(),
+        backend_id: backend,
         front: spin::Mutex::new(Some(front)),
         last_stats: spin::Mutex::new(Default::default()),
         done: spin::Mutex::new((BTreeMap::new(), Vec::new())),

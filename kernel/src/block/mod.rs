@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use core::task::{Poll, Waker};
 pub use devices::blkfront::{BlkError as Error, Stats};
 
-pub(crate) use blkfront::start;
+pub(crate) use blkfront::{pause_all, settle_all, start, unpause_all};
 
 /// A disk; clones share it. Operations from several tasks run concurrently.
 #[derive(Clone)]

@@ -30,7 +30,7 @@ pub use tcp::{TcpListener, TcpStream};
 pub use udp::UdpSocket;
 
 #[cfg(target_os = "none")]
-pub(crate) use stack::start;
+pub(crate) use stack::{forget_connections, start};
 
 /// Without Xen there are no vifs: sockets fail at once with `NoInterface`.
 #[cfg(target_os = "none")]

@@ -367,11 +367,68 @@ async fn bring_up(
     Ok(fe)
 }
 
+/// After a resume in a new domain, before any task runs: the vifs' connections belong to
+/// backends that are gone (their ports too), so they are dropped unused; each interface's
+/// task connects to the new backend ([`serve`]). Sockets and addresses stay.
+pub(crate) fn forget_connections() {
+    for i in NET.lock().iter_mut() {
+        // The grants were written back into the new table and nothing maps the pages:
+        // dropping ends them and frees the pages. The port is not closed: its number may
+        // be another channel's now.
+        drop(i.dev.conn.take());
+    }
+}
+
+/// How [`serve_backend`] ended.
+enum Ended {
+    /// The vif was unplugged, or its backend never came back.
+    Gone,
+    /// The domain resumed in a new domain: a new backend, at a new path.
+    Resumed,
+}
+
 /// Polls interface `slot` for as long as the guest runs; reconnects after the backend
-/// closes and comes back.
-async fn serve(slot: usize, fe: Frontend) {
+/// closes and comes back, and after a resume in a new domain (`xl restore`, migration),
+/// to the new backend: TCP connections carry on, as the MAC and addresses stay.
+async fn serve(slot: usize, mut fe: Frontend) {
+    while let Ended::Resumed = serve_backend(slot, &fe).await {
+        let name = NET.lock()[slot].name.clone();
+        log::info!("{name}: resumed in a new domain; connecting to its backend");
+        let mut tries = 0;
+        loop {
+            let connected = match Frontend::open(&fe.path).await {
+                Ok(f) => {
+                    fe = f;
+                    netfront::connect(&fe).await
+                }
+                Err(e) => Err(e),
+            };
+            match connected {
+                Ok(c) => {
+                    NET.lock()[slot].dev.conn = Some(c);
+                    log::info!("{name}: connected to the backend after the resume");
+                    break;
+                }
+                Err(e) if tries < 10 => {
+                    log::warn!("{name}: connecting after the resume failed: {e}; retrying");
+                    tries += 1;
+                    time::sleep(time::Duration::from_secs(1)).await;
+                }
+                Err(e) => {
+                    log::error!("{name}: no backend after the resume ({e}); interface down");
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Serves interface `slot` with the backend of `fe` until it is gone or the domain resumes
+/// in a new domain.
+async fn serve_backend(slot: usize, fe: &Frontend) -> Ended {
+    let epoch = event::epoch();
     let port = NET.lock()[slot].dev.conn.as_ref().map(|c| c.port);
-    let Some(mut port) = port else { return };
+    let Some(mut port) = port else { return Ended::Gone };
     // The backend leaving Connected is noticed by this watch.
     let watch = match crate::xenstore::watch(&alloc::format!("{}/state", fe.backend)).await {
         Ok(w) => Some(w),
@@ -381,7 +438,10 @@ async fn serve(slot: usize, fe: Frontend) {
         }
     };
     let backend_changed = AtomicBool::new(false);
-    loop {
+    let ended = loop {
+        if event::epoch() != epoch {
+            break Ended::Resumed;
+        }
         let delay = {
             let mut net = NET.lock();
             let i = &mut net[slot];
@@ -418,15 +478,26 @@ async fn serve(slot: usize, fe: Frontend) {
         })
         .await;
         drop(changed);
+        if event::epoch() != epoch {
+            break Ended::Resumed;
+        }
         if backend_changed.swap(false, Ordering::Relaxed)
             && fe.backend_state().await != State::Connected
         {
-            port = match reconnect(slot, &fe).await {
+            if event::epoch() != epoch {
+                break Ended::Resumed;
+            }
+            port = match reconnect(slot, fe).await {
                 Some(p) => p,
-                None => return,
+                None => break Ended::Gone,
             };
         }
+    };
+    if let Some(w) = watch {
+        // After a resume the watch names the old backend's path: of no use any more.
+        let _ = w.unwatch().await;
     }
+    ended
 }
 
 /// The backend left Connected: tear down, wait for it to come back, connect again.

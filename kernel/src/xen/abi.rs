@@ -155,6 +155,8 @@ pub const SCHEDOP_SHUTDOWN: usize = 2;
 pub const SCHEDOP_POLL: usize = 3;
 pub const SHUTDOWN_POWEROFF: u32 = 0;
 pub const SHUTDOWN_REBOOT: u32 = 1;
+/// Save/restore/migration: SCHEDOP_shutdown returns 1 if cancelled, 0 in the new domain.
+pub const SHUTDOWN_SUSPEND: u32 = 2;
 pub const SHUTDOWN_CRASH: u32 = 3;
 
 #[repr(C)]

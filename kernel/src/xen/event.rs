@@ -34,6 +34,29 @@ static PORTS: [Port; NR_PORTS] = [const {
 
 static IGNORED: AtomicU64 = AtomicU64::new(0);
 
+/// How many times the domain resumed in a new domain, where every port of before is gone.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+
+/// Which set of ports is current: a port number taken before the last resume (a different
+/// epoch) names nothing of its owner's any more, and may name someone else's channel now.
+pub fn epoch() -> u64 {
+    EPOCH.load(Ordering::Acquire)
+}
+
+/// After a resume in a new domain: forgets every port (the new domain has none of them) and
+/// wakes their waiters, whose [`Wait`] then ends; their owners bind new ports.
+pub fn forget_all() {
+    EPOCH.fetch_add(1, Ordering::AcqRel);
+    for p in &PORTS {
+        p.bound.store(false, Ordering::Release);
+        p.fired.store(false, Ordering::Release);
+        let waker = cpu::without_interrupts(|| p.waker.lock().take());
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
 fn op<T>(cmd: usize, arg: &mut T) -> Result<(), Error> {
     // SAFETY: every caller passes the argument structure that `cmd` takes (event_channel.h).
     let rc = unsafe { hypercall_cmd(abi::HYPERVISOR_EVENT_CHANNEL_OP, cmd, arg) };
@@ -108,15 +131,17 @@ pub fn unmask(port: EvtchnPort) {
     }
 }
 
-/// Waits until `port` fires.
+/// Waits until `port` fires, or until a resume in a new domain ends every port (see
+/// [`epoch`]: the owner then finds its new port).
 pub fn wait(port: EvtchnPort) -> Wait {
-    Wait { port }
+    Wait { port, epoch: epoch() }
 }
 
 /// Future of [`wait`].
 #[derive(Debug)]
 pub struct Wait {
     port: EvtchnPort,
+    epoch: u64,
 }
 
 impl Future for Wait {
@@ -124,6 +149,11 @@ impl Future for Wait {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let Some(p) = PORTS.get(self.port as usize) else { return Poll::Ready(()) };
+        // Not after a resume: the number may be another owner's now, whose waker this
+        // would replace.
+        if self.epoch != epoch() {
+            return Poll::Ready(());
+        }
         if p.fired.swap(false, Ordering::AcqRel) || !p.bound.load(Ordering::Acquire) {
             return Poll::Ready(());
         }
@@ -191,6 +221,11 @@ fn fire(port: usize) {
             IGNORED.fetch_add(1, Ordering::Relaxed);
         }
     }
+}
+
+/// Ports bound now (what a leak of event channels would show in).
+pub fn bound() -> usize {
+    PORTS.iter().filter(|p| p.bound.load(Ordering::Relaxed)).count()
 }
 
 /// Events on ports we do not track (a misbehaving peer, or a bug): counted, not acted on.

@@ -13,7 +13,12 @@ pub use devices::gnttab::{GrantError, GrantRef};
 struct Table {
     entries: GrantTable<SharedPage>,
     max_frames: u32,
+    /// Where each table frame is placed in our memory, in frame order.
+    gpfns: alloc::vec::Vec<u64>,
 }
+
+/// The entries in use, kept over a suspend ([`save`], [`resume`]).
+pub(crate) struct Saved(alloc::vec::Vec<(GrantRef, u32, u32)>);
 
 static TABLE: spin::Mutex<Option<Table>> = spin::Mutex::new(None);
 
@@ -41,7 +46,11 @@ pub(crate) fn init() -> Result<(), Error> {
         // A GNTST_* code (negative), which the Xen layer reports as an errno would be.
         return Err(Error::from_rc(i64::from(q.status)));
     }
-    let mut t = Table { entries: GrantTable::new(), max_frames: q.max_nr_frames };
+    let mut t = Table {
+        entries: GrantTable::new(),
+        max_frames: q.max_nr_frames,
+        gpfns: alloc::vec::Vec::new(),
+    };
     add_frame(&mut t)?;
     *TABLE.lock() = Some(t);
     Ok(())
@@ -50,23 +59,50 @@ pub(crate) fn init() -> Result<(), Error> {
 /// Maps table frame number `t.entries.frames()` over a fresh page of ours.
 fn add_frame(t: &mut Table) -> Result<(), Error> {
     let page = Box::into_raw(Box::new(Frame([0; 4096]))) as u64;
+    // A page we just allocated and leak: nothing else uses the RAM Xen replaces.
+    place_frame(t.entries.frames(), page >> 12)?;
+    t.gpfns.push(page >> 12);
+    // SAFETY: the page is now the grant-table frame, mapped read+write (heap memory), shared
+    // with Xen only and reached only through this SharedPage.
+    t.entries.add_frame(unsafe { SharedPage::new(page, 4096) });
+    Ok(())
+}
+
+/// Places table frame `idx` at our frame `gpfn` (XENMEM_add_to_physmap). The page there
+/// must be one that only the grant table uses.
+fn place_frame(idx: usize, gpfn: u64) -> Result<(), Error> {
     let mut arg = xen_add_to_physmap {
         domid: DOMID_SELF,
         size: 0,
         space: abi::XENMAPSPACE_GRANT_TABLE,
-        idx: t.entries.frames() as u64,
-        gpfn: page >> 12,
+        idx: idx as u64,
+        gpfn,
     };
-    // SAFETY: XENMEM_add_to_physmap takes a struct xen_add_to_physmap; the target is a page
-    // we just allocated and leak, so nothing else uses the RAM Xen replaces.
+    // SAFETY: XENMEM_add_to_physmap takes a struct xen_add_to_physmap; callers pass a page
+    // reserved for the table (allocated and leaked for it, or where its frame already was).
     let rc =
         unsafe { hypercall_cmd(abi::HYPERVISOR_MEMORY_OP, abi::XENMEM_ADD_TO_PHYSMAP, &mut arg) };
     if rc < 0 {
-        return Err(Error::from_rc(rc));
+        Err(Error::from_rc(rc))
+    } else {
+        Ok(())
     }
-    // SAFETY: the page is now the grant-table frame, mapped read+write (heap memory), shared
-    // with Xen only and reached only through this SharedPage.
-    t.entries.add_frame(unsafe { SharedPage::new(page, 4096) });
+}
+
+/// Before a suspend: the entries in use. The domain that resumes has a new, empty table.
+pub(crate) fn save() -> Saved {
+    Saved(TABLE.lock().as_ref().map(|t| t.entries.save()).unwrap_or_default())
+}
+
+/// In the new domain after a restore: its table frames placed where ours were, and the
+/// entries in use written back, so that every [`GrantedPage`] still grants its page.
+pub(crate) fn resume(saved: &Saved) -> Result<(), Error> {
+    let mut guard = TABLE.lock();
+    let Some(t) = guard.as_mut() else { return Ok(()) };
+    for (idx, &gpfn) in t.gpfns.iter().enumerate() {
+        place_frame(idx, gpfn)?;
+    }
+    t.entries.reinstate(&saved.0);
     Ok(())
 }
 

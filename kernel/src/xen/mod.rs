@@ -47,6 +47,7 @@ mod platform {
     use alloc::vec::Vec;
     use core::future::Future;
     use core::pin::Pin;
+    use core::sync::atomic::{AtomicU32, Ordering};
 
     /// A task this layer needs run, which the runtime spawns.
     pub type Task = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -73,13 +74,21 @@ mod platform {
         hypercall::ready()
     }
 
+    /// VIRQ_DEBUG's port, bound again after a resume in a new domain.
+    static DEBUG_PORT: AtomicU32 = AtomicU32::new(u32::MAX);
+
     /// Logs the runtime's state when the toolstack raises VIRQ_DEBUG.
-    async fn debug_virq(port: abi::EvtchnPort) {
+    async fn debug_virq() {
         loop {
-            event::wait(port).await;
+            let epoch = event::epoch();
+            event::wait(DEBUG_PORT.load(Ordering::Acquire)).await;
+            if event::epoch() != epoch {
+                continue; // resumed: the port is a new one
+            }
             let (frames, max, grants) = gnttab::stats();
             log::info!(
-                "VIRQ_DEBUG: grant frames {frames}/{max}, grants in use {grants}, stray events {}",
+                "VIRQ_DEBUG: grant frames {frames}/{max}, grants in use {grants}, event channels {}, stray events {}",
+                event::bound(),
                 event::ignored()
             );
         }
@@ -107,9 +116,59 @@ mod platform {
             log::error!("grant table unavailable: {e}");
         }
         match event::bind_virq(abi::VIRQ_DEBUG) {
-            Ok(port) => tasks.push(Box::pin(debug_virq(port))),
+            Ok(port) => {
+                DEBUG_PORT.store(port, Ordering::Release);
+                tasks.push(Box::pin(debug_virq()));
+            }
             Err(e) => log::warn!("binding VIRQ_DEBUG failed: {e}"),
         }
         tasks
+    }
+
+    pub use sched::Resumed;
+
+    /// Suspends the domain (`xl save`, `xl migrate`): SCHEDOP_shutdown(SHUTDOWN_suspend)
+    /// with events held off. The caller has quiesced xenstore and the frontends.
+    ///
+    /// Cancelled, the domain goes on as it was. Resumed in a new domain, this layer is set
+    /// up again before events are let in: shared info, the upcall vector, the console ring,
+    /// every event channel of its own (the old ports are gone: [`event::forget_all`] ends
+    /// their waits), the timer's VIRQ and the grant table (its frames placed again, the
+    /// entries in use written back). The xenstore ring and the frontends are the caller's.
+    pub fn suspend() -> Result<Resumed, Error> {
+        let saved = gnttab::save();
+        pv_console::flush();
+        cpu::disable_interrupts();
+        let r = sched::suspend();
+        let mut errors = Vec::new();
+        if r == Ok(Resumed::NewDomain) {
+            errors = resume_new_domain(&saved);
+        }
+        cpu::enable_interrupts();
+        // Logged only now: the console is the new one.
+        for (what, e) in errors {
+            log::error!("after resume: {what}: {e}");
+        }
+        r
+    }
+
+    fn resume_new_domain(saved: &gnttab::Saved) -> Vec<(&'static str, Error)> {
+        let mut errors = Vec::new();
+        let mut check = |what, r: Result<(), Error>| {
+            if let Err(e) = r {
+                errors.push((what, e));
+            }
+        };
+        check("console ring", pv_console::init());
+        check("shared info", shared_info::map());
+        event::forget_all();
+        check("upcall vector", event::init());
+        check("VIRQ_TIMER", timer::init().map(drop));
+        check("grant table", gnttab::resume(saved));
+        match event::bind_virq(abi::VIRQ_DEBUG) {
+            Ok(port) => DEBUG_PORT.store(port, Ordering::Release),
+            Err(e) => errors.push(("VIRQ_DEBUG", e)),
+        }
+        errors
     }
 }

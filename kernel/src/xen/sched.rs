@@ -24,6 +24,29 @@ pub fn shutdown(reason: ShutdownReason) {
     unsafe { hypercall_cmd(abi::HYPERVISOR_SCHED_OP, abi::SCHEDOP_SHUTDOWN, &mut arg) };
 }
 
+/// How a suspend ([`suspend`]) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resumed {
+    /// The toolstack cancelled it (or only checkpointed): same domain, everything Xen-side
+    /// as it was.
+    InPlace,
+    /// Restored or migrated: a new domain, whose Xen-side state must be set up again.
+    NewDomain,
+}
+
+/// SCHEDOP_shutdown(SHUTDOWN_suspend): returns when the domain runs again. For PVH (as for
+/// HVM) no start-info frame goes in the third argument (sched.h: that is x86 PV only).
+pub fn suspend() -> Result<Resumed, super::Error> {
+    let mut arg = sched_shutdown { reason: abi::SHUTDOWN_SUSPEND };
+    // SAFETY: SCHEDOP_shutdown takes a struct sched_shutdown, which `arg` is.
+    let rc = unsafe { hypercall_cmd(abi::HYPERVISOR_SCHED_OP, abi::SCHEDOP_SHUTDOWN, &mut arg) };
+    match rc {
+        0 => Ok(Resumed::NewDomain),
+        rc if rc > 0 => Ok(Resumed::InPlace),
+        rc => Err(super::Error::from_rc(rc)),
+    }
+}
+
 /// Gives the physical CPU to another vCPU that wants it (dom0's backends, say).
 pub fn yield_now() {
     // SAFETY: SCHEDOP_yield takes no argument.

@@ -98,7 +98,8 @@ pub fn from_hvm_params(pfn_param: u32, port_param: u32) -> Result<(SharedPage, E
     let paddr = pfn << 12;
     paging::map_shared_page(paddr);
     // SAFETY: the page at `paddr` is a ring Xen set up for this domain (its HVM param says
-    // so), now mapped read+write; it is shared with one backend and, as each param pair is
-    // read once at boot, reached only through this SharedPage.
+    // so), now mapped read+write; it is shared with one backend and reached only through
+    // this SharedPage: each param pair is read at boot, and again after a resume, where the
+    // new SharedPage replaces the one before.
     Ok((unsafe { SharedPage::new(paddr, paging::PAGE_SIZE as usize) }, port))
 }

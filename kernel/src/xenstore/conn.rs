@@ -19,6 +19,11 @@ struct Conn {
     router: Router,
     waiters: Vec<Waker>,
     broken: Option<WireError>,
+    /// No new request is sent (a suspend is coming): requests wait to be sent.
+    paused: bool,
+    /// The watches registered with xenstored, as (path, token): sent again after a resume,
+    /// as the new domain's xenstored knows none of them.
+    watches: Vec<(String, String)>,
 }
 
 /// Task context only (never touched by the upcall), so a plain lock.
@@ -75,16 +80,75 @@ pub(crate) fn init() -> Result<impl Future<Output = ()> + Send + 'static, crate:
         router: Router::new(),
         waiters: Vec::new(),
         broken: None,
+        paused: false,
+        watches: Vec::new(),
     });
-    Ok(reader(port))
+    Ok(reader())
 }
 
-/// Takes what xenstored wrote, then sleeps until it signals again.
-async fn reader(port: abi::EvtchnPort) {
+/// Takes what xenstored wrote, then sleeps until it signals again (on the port of the day:
+/// a resume changes it).
+async fn reader() {
     loop {
         pump();
+        let Some(port) = CONN.lock().as_ref().map(|c| c.port) else { return };
         event::wait(port).await;
     }
+}
+
+/// Before a suspend: stops sending new requests and waits until every request sent has its
+/// reply, so that none is lost with the ring. Requests made meanwhile wait, and are sent
+/// after [`resume`] or [`unpause`].
+pub async fn quiesce() {
+    core::future::poll_fn(|cx| {
+        with_conn(
+            |c| {
+                c.paused = true;
+                if c.router.in_flight() == 0 {
+                    Poll::Ready(Ok(()))
+                } else {
+                    Poll::Pending
+                }
+            },
+            cx.waker(),
+        )
+    })
+    .await
+    .ok();
+}
+
+/// After a cancelled suspend: requests go out again on the same ring.
+pub fn unpause() {
+    wake_paused(CONN.lock().as_mut());
+}
+
+fn wake_paused(c: Option<&mut Conn>) {
+    let Some(c) = c else { return };
+    c.paused = false;
+    let waiters = core::mem::take(&mut c.waiters);
+    waiters.into_iter().for_each(Waker::wake);
+}
+
+/// In the new domain after a restore: the ring and port from the HVM params again (the
+/// toolstack gives the ring cleared, its indexes at zero). No request was in flight
+/// ([`quiesce`]); partial input is dropped. Returns the watches to register again
+/// ([`crate::xenstore::rewatch`]); requests flow again at once.
+pub(crate) fn resume() -> Result<Vec<(String, String)>, crate::xen::Error> {
+    let (page, port) =
+        shared_page::from_hvm_params(abi::HVM_PARAM_STORE_PFN, abi::HVM_PARAM_STORE_EVTCHN)?;
+    let port = event::adopt(port)?;
+    use devices::shmem::SharedMem;
+    let mut guard = CONN.lock();
+    let Some(c) = guard.as_mut() else { return Ok(Vec::new()) };
+    c.req_prod = page.load_u32(wire::OFF_REQ_PROD);
+    c.rsp_cons = page.load_u32(wire::OFF_RSP_CONS);
+    c.page = page;
+    c.port = port;
+    c.reasm = Reassembler::new();
+    c.broken = None;
+    let watches = c.watches.clone();
+    wake_paused(Some(c));
+    Ok(watches)
 }
 
 /// Moves replies and watch events from the ring to where their waiters look, and wakes them.
@@ -156,6 +220,9 @@ pub async fn request(kind: u32, tx_id: u32, payload: &[u8]) -> Result<Vec<u8>, E
     core::future::poll_fn(|cx| {
         with_conn(
             |c| {
+                if id.is_none() && c.paused {
+                    return Poll::Pending; // a suspend is coming: sent after it
+                }
                 let req_id = *id.get_or_insert_with(|| c.router.start_request());
                 if msg.is_empty() {
                     match wire::request(kind, req_id, tx_id, payload) {
@@ -205,6 +272,27 @@ pub async fn next_event(token: &str) -> Result<String, Error> {
         )
     })
     .await
+}
+
+/// Notes that xenstored registered watch `token` on `path` (to register it again after a
+/// resume).
+pub fn registered(path: &str, token: &str) {
+    if let Some(c) = CONN.lock().as_mut() {
+        c.watches.push((path.into(), token.into()));
+    }
+}
+
+/// Whether watch `token` is (still) to be registered again after a resume.
+pub fn is_registered(token: &str) -> bool {
+    CONN.lock().as_ref().is_some_and(|c| c.watches.iter().any(|(_, t)| t == token))
+}
+
+/// Drops watch `token` from those registered again after a resume (before its UNWATCH is
+/// sent, so that a resume under way does not register it again behind the UNWATCH).
+pub fn unregistered(token: &str) {
+    if let Some(c) = CONN.lock().as_mut() {
+        c.watches.retain(|(_, t)| t != token);
+    }
 }
 
 /// Starts (or stops) taking watch events for `token`.

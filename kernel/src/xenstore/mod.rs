@@ -7,8 +7,8 @@ mod conn;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
-pub(crate) use conn::init;
 use conn::{self as xs, Error};
+pub(crate) use conn::{init, quiesce, resume, unpause};
 use core::future::Future;
 use core::sync::atomic::{AtomicU32, Ordering};
 use devices::xenstore::{kind, nul_terminated, strings, XsError};
@@ -127,7 +127,22 @@ pub async fn watch(path: &str) -> Result<Watch, Error> {
         xs::set_watching(&token, false);
         return Err(e);
     }
+    xs::registered(path, &token);
     Ok(Watch { path: path.to_string(), token })
+}
+
+/// After a resume in a new domain: registers `watches` ([`resume`]) with the new xenstored.
+/// Each fires once on registration, so their owners look again at what they watch.
+pub(crate) async fn rewatch(watches: Vec<(String, String)>) {
+    for (path, token) in watches {
+        if !xs::is_registered(&token) {
+            continue; // unwatched meanwhile
+        }
+        let payload = nul_terminated(&[path.as_bytes(), token.as_bytes()]);
+        if let Err(e) = xs::request(kind::WATCH, 0, &payload).await {
+            log::warn!("watching {path} again after the resume: {e}");
+        }
+    }
 }
 
 impl Watch {
@@ -137,6 +152,7 @@ impl Watch {
     }
 
     pub async fn unwatch(self) -> Result<(), Error> {
+        xs::unregistered(&self.token);
         let r = xs::request(
             kind::UNWATCH,
             0,

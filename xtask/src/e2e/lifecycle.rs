@@ -2,6 +2,7 @@
 //! `xl reboot` reach app-example, which finishes its work and closes its store before the
 //! domain ends; an app that asks to be told and never finishes is ended by its grace period;
 //! `xl pause` stops time for nobody: a sleep due while paused ends right after the unpause.
+//! `xl save` and `xl restore` of app-example: it resumes in the new domain and serves on.
 
 use super::{
     disk, dom0, dom0_figure, expect_console, expect_dom0, expect_end, Env, Test, SAME_DOMAIN,
@@ -179,4 +180,188 @@ pub(super) fn hotplug_blk(env: &Env) -> Test {
         expect_dom0(r, "blk", 0, "after detach: 200")?;
         expect_dom0(r, "after", 0, "same domain")
     })
+}
+
+const SR_IP: &str = "10.0.0.14";
+
+/// `xl save -c` (a checkpoint: the suspend returns in place) of app-example with a disk,
+/// then `xl save` and `xl restore`: all return 0; the guest serves on after the
+/// checkpoint, and the restored guest (a new domain) serves its status page and the key PUT
+/// before the save.
+pub(super) fn save_restore(env: &Env) -> Result<Test> {
+    let disk_file = env.scratch.join("save-restore.img");
+    std::fs::write(&disk_file, vec![0u8; 8 << 20])?;
+    let name = "save-restore";
+    let mut guest = Guest::ours(name, env.app, &format!("ip={SR_IP}/24"));
+    guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:14".into());
+    guest.disks.push(disk(&disk_file));
+    guest.shared_disks = true;
+    let guest = guest
+        .step(Step::WaitOutput("app-example: serving HTTP".into(), 90))
+        .step(dom0(
+            "save-restore",
+            include_str!("sh/save-restore.sh"),
+            &[("IP", SR_IP), ("NAME", name)],
+        ))
+        .step(dom0("stop", "timeout 30 xl shutdown -w save-restore", &[]))
+        .step(Step::WaitEnd(30));
+    Ok(Test::new(guest, move |r| {
+        expect_dom0(r, "save-restore", 0, "201 Created")?;
+        expect_dom0(r, "save-restore", 0, "checkpoint: rc 0")?;
+        expect_dom0(r, "save-restore", 0, "in place: app-example: a Rust unikernel on Xen")?;
+        expect_console(r, "suspend cancelled: resuming in place")?;
+        expect_dom0(r, "save-restore", 0, "save: rc 0")?;
+        expect_dom0(r, "save-restore", 0, "restore: rc 0")?;
+        expect_dom0(r, "save-restore", 0, "app-example: a Rust unikernel on Xen")?;
+        expect_dom0(r, "save-restore", 0, "got: kept in save")?;
+        expect_console(r, "toolstack asks for suspend")?;
+        expect_console(r, "resumed in a new domain (resume 1)")?;
+        expect_console(r, "vif0: connected to the backend after the resume")?;
+        expect_console(r, "xvda: connected to the backend after the resume")?;
+        // The restored guest still takes graceful requests: its watches were registered
+        // again.
+        expect_dom0(r, "stop", 0, "")?;
+        expect_console(r, "app-example: stopped cleanly")?;
+        expect_end(r, End::Poweroff)
+    }))
+}
+
+const STREAM_IP: &str = "10.0.0.15";
+/// Bytes the transfer across the save and restore carries.
+const STREAM_BYTES: u64 = 8 << 20;
+
+/// A TCP transfer from testapp to dom0 (read slowly) running across `xl save` and
+/// `xl restore`: it arrives whole and byte-exact.
+pub(super) fn save_restore_stream(env: &Env) -> Test {
+    let name = "save-restore-stream";
+    let cmdline = format!("test=net ip={STREAM_IP}/24 bench.bytes={STREAM_BYTES}");
+    let mut guest = Guest::ours(name, env.testapp, &cmdline);
+    guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:15".into());
+    let bytes = STREAM_BYTES.to_string();
+    let guest =
+        guest.step(Step::WaitOutput(format!("testapp: vif0 has {STREAM_IP}"), 90)).step(dom0(
+            "stream",
+            include_str!("sh/save-restore-stream.sh"),
+            &[("IP", STREAM_IP), ("NAME", name), ("BYTES", &bytes)],
+        ));
+    Test::new(guest, move |r| {
+        expect_dom0(r, "stream", 0, "save: rc 0")?;
+        expect_dom0(r, "stream", 0, "restore: rc 0")?;
+        expect_dom0(r, "stream", 0, &format!("received {STREAM_BYTES} bytes, 0 not x"))?;
+        expect_console(r, "resumed in a new domain (resume 1)")?;
+        Ok(())
+    })
+}
+
+/// MiB of the pattern `save-restore-disk` writes.
+const DISK_MIB: usize = 32;
+
+/// Byte `j` of MiB `m` of testapp's `blk-save` pattern.
+fn blk_save_byte(m: usize, j: usize) -> u8 {
+    (j.wrapping_mul(7) ^ m.wrapping_mul(131) ^ (j >> 9)) as u8
+}
+
+/// Disk writes running across `xl save` and `xl restore` (testapp's `blk-save`: 1 MiB
+/// writes, each MiB once): the guest reads back what it wrote, and the host's disk file
+/// holds exactly the pattern.
+pub(super) fn save_restore_disk(env: &Env) -> Result<Test> {
+    let disk_file = env.scratch.join("save-restore-disk.img");
+    std::fs::write(&disk_file, vec![0u8; (DISK_MIB + 1) << 20])?;
+    let cmdline = format!("test=blk-save bench.mib={DISK_MIB}");
+    let mut guest = Guest::ours("save-restore-disk", env.testapp, &cmdline);
+    guest.disks.push(disk(&disk_file));
+    let guest = guest
+        .step(Step::WaitOutput("testapp: writing the pattern".into(), 90))
+        .step(dom0("save-restore", include_str!("sh/save-then-restore.sh"), &[]))
+        .step(Step::WaitEnd(120));
+    Ok(Test::new(guest, move |r| {
+        expect_dom0(r, "save-restore", 0, "save: rc 0")?;
+        expect_dom0(r, "save-restore", 0, "restore: rc 0")?;
+        expect_console(r, "resumed in a new domain (resume 1)")?;
+        expect_console(r, "xvda: connected to the backend after the resume")?;
+        expect_console(
+            r,
+            &format!("pattern of {DISK_MIB} MiB written and flushed, 0 bytes differ, resumes 1"),
+        )?;
+        expect_end(r, End::Poweroff)?;
+        let path = r.disks.get("xvda").ok_or("xvda did not come back")?;
+        let data = std::fs::read(path).map_err(|e| e.to_string())?;
+        for m in 0..DISK_MIB {
+            let at = m << 20;
+            if let Some(j) = (0..1 << 20).find(|&j| data[at + j] != blk_save_byte(m, j)) {
+                return Err(format!("the disk file differs from the pattern at byte {}", at + j));
+            }
+        }
+        if data[DISK_MIB << 20..].iter().any(|&b| b != 0) {
+            return Err("the MiB after the pattern was written to".into());
+        }
+        Ok(())
+    }))
+}
+
+const CYCLES_IP: &str = "10.0.0.16";
+const CYCLES: u32 = 20;
+
+/// 20 cycles of `xl save` and `xl restore` of app-example (a vif and a disk): it serves
+/// after each, and the grants and event channels it holds after the last are those after
+/// the first (VIRQ_DEBUG's report): nothing leaks per cycle.
+pub(super) fn save_restore_20(env: &Env) -> Result<Test> {
+    let disk_file = env.scratch.join("save-restore-20.img");
+    std::fs::write(&disk_file, vec![0u8; 8 << 20])?;
+    let name = "save-restore-20";
+    let mut guest = Guest::ours(name, env.app, &format!("ip={CYCLES_IP}/24"));
+    guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:16".into());
+    guest.disks.push(disk(&disk_file));
+    let n = CYCLES.to_string();
+    let guest = guest.step(Step::WaitOutput("app-example: serving HTTP".into(), 90)).step(dom0(
+        "cycles",
+        include_str!("sh/save-restore-cycles.sh"),
+        &[("IP", CYCLES_IP), ("NAME", name), ("N", &n)],
+    ));
+    Ok(Test::new(guest, move |r| {
+        expect_dom0(r, "cycles", 0, &format!("cycles: {CYCLES} of {CYCLES}"))?;
+        expect_console(r, &format!("resumed in a new domain (resume {CYCLES})"))?;
+        // "VIRQ_DEBUG: grant frames F/M, grants in use G, event channels E, stray events S"
+        let reports: Vec<&str> = r
+            .console
+            .lines()
+            .filter_map(|l| l.split("VIRQ_DEBUG: ").nth(1))
+            .map(|l| l.split(", stray events").next().unwrap_or(l))
+            .collect();
+        match reports[..] {
+            [first, .., last] if first == last => Ok(()),
+            [first, .., last] => {
+                Err(format!("after cycle 1: {first}; after cycle {CYCLES}: {last}"))
+            }
+            _ => Err(format!("{} VIRQ_DEBUG reports on the console, not 2", reports.len())),
+        }
+    }))
+}
+
+const MIGRATE_IP: &str = "10.0.0.17";
+
+/// `xl migrate` of app-example (a vif and a disk) to the same host, its receiving end run
+/// directly instead of through ssh: it returns 0, and the migrated guest (a new domain)
+/// serves its status page and the key PUT before the migration.
+pub(super) fn migrate(env: &Env) -> Result<Test> {
+    let disk_file = env.scratch.join("migrate.img");
+    std::fs::write(&disk_file, vec![0u8; 8 << 20])?;
+    let name = "migrate";
+    let mut guest = Guest::ours(name, env.app, &format!("ip={MIGRATE_IP}/24"));
+    guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:17".into());
+    guest.disks.push(disk(&disk_file));
+    guest.shared_disks = true;
+    let guest = guest.step(Step::WaitOutput("app-example: serving HTTP".into(), 90)).step(dom0(
+        "migrate",
+        include_str!("sh/migrate.sh"),
+        &[("IP", MIGRATE_IP), ("NAME", name)],
+    ));
+    Ok(Test::new(guest, move |r| {
+        expect_dom0(r, "migrate", 0, "201 Created")?;
+        expect_dom0(r, "migrate", 0, "migrate: rc 0")?;
+        expect_dom0(r, "migrate", 0, "app-example: a Rust unikernel on Xen")?;
+        expect_dom0(r, "migrate", 0, "got: kept in flight")?;
+        expect_dom0(r, "migrate", 0, "resumed in a new domain (resume 1)")?;
+        Ok(())
+    }))
 }

@@ -98,6 +98,11 @@ fn tests(env: &Env) -> Result<Vec<Vec<Test>>> {
         vec![lifecycle::pause(env)],
         vec![lifecycle::hotplug(env)],
         vec![lifecycle::hotplug_blk(env)],
+        vec![lifecycle::save_restore(env)?],
+        vec![lifecycle::save_restore_stream(env)],
+        vec![lifecycle::save_restore_disk(env)?],
+        vec![lifecycle::save_restore_20(env)?],
+        vec![lifecycle::migrate(env)?],
     ])
 }
 
