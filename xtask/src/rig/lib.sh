@@ -202,6 +202,18 @@ rig_lease() {
     | awk -v m="$1" 'tolower($1) == tolower(m) {print $2}'
 }
 
+# rig_http_get URL SECONDS: GETs URL once a second until it answers 2xx and prints the
+# body; fails after SECONDS tries without one.
+rig_http_get() {
+  local i=0
+  while [ $i -lt "$2" ]; do
+    curl -sf -m 2 "$1" && return 0
+    sleep 1
+    i=$((i + 1))
+  done
+  return 1
+}
+
 # rig_wait_lease MAC SECONDS: waits for MAC's lease and prints its address; fails after
 # SECONDS without one.
 rig_wait_lease() {

@@ -12,13 +12,7 @@ old=$(xl domid "$NAME")
 timeout 180 xl migrate -s '' "$NAME" 'xl migrate-receive'
 echo "migrate: rc $?"
 echo "domid $old -> $(xl domid "$NAME" 2> /dev/null)"
-i=0
-page=
-while [ $i -lt 60 ]; do
-  page=$(curl -sf -m 2 "http://$IP/status") && break
-  sleep 1
-  i=$((i + 1))
-done
+page=$(rig_http_get "http://$IP/status" 60)
 echo "$page" | head -1
 echo "got: $(curl -sf -m 5 "http://$IP/kv/before-migrate")"
 echo "incoming console:"

@@ -7,11 +7,11 @@ old=$(xl domid "$NAME")
 xl reboot "$NAME" || exit 1
 i=0
 new=$old
-while [ $i -lt 90 ]; do
-  new=$(xl domid "$NAME" 2> /dev/null) && [ "$new" != "$old" ] &&
-    page=$(curl -sf -m 2 "http://$IP/status") && break
+while [ "$new" = "$old" ] && [ $i -lt 90 ]; do
   sleep 1
+  new=$(xl domid "$NAME" 2> /dev/null) || new=$old
   i=$((i + 1))
 done
+page=$(rig_http_get "http://$IP/status" $((90 - i)))
 echo "rebooted: domid $old -> $new"
 echo "$page" | head -1

@@ -14,13 +14,8 @@ while [ $i -le "$N" ]; do
   timeout 120 xl restore "$f" > /dev/null 2>&1
   r=$?
   rm -f "$f"
-  j=0
   state="not serving"
-  while [ $j -lt 60 ]; do
-    curl -sf -m 2 "http://$IP/status" > /dev/null && state=serving && break
-    sleep 1
-    j=$((j + 1))
-  done
+  rig_http_get "http://$IP/status" 60 > /dev/null && state=serving
   echo "cycle $i: save rc $s, restore rc $r, $state"
   [ $s = 0 ] && [ $r = 0 ] && [ "$state" = serving ] && ok=$((ok + 1))
   if [ $i = 1 ] || [ $i = "$N" ]; then

@@ -18,12 +18,6 @@ timeout 120 xl restore "$f"
 echo "restore: rc $?"
 rm -f "$f"
 echo "domid $DOMID -> $(xl domid "$NAME" 2> /dev/null)"
-i=0
-page=
-while [ $i -lt 60 ]; do
-  page=$(curl -sf -m 2 "http://$IP/status") && break
-  sleep 1
-  i=$((i + 1))
-done
+page=$(rig_http_get "http://$IP/status" 60)
 echo "$page" | head -1
 echo "got: $(curl -sf -m 5 "http://$IP/kv/before-save")"
