@@ -2,8 +2,8 @@
 # Starts the guest's 2 s sleep (data/go), pauses the domain for 5 s as soon as the sleep
 # has begun (data/sleep = start), then unpauses it and GETs its HTTP page at IP. Prints the
 # events and, in seconds: "paused-after" (the sleep's start to the pause), "ended-after"
-# (the unpause to the sleep's end), "http-after" (the unpause to the GET's answer, whose
-# status is "http-code").
+# (the unpause command to the sleep's end), "http-after" (the unpause command to the GET's
+# answer, whose status is "http-code").
 : "${IP:?}"
 f=/tmp/pause-$DOMID
 node=/local/domain/$DOMID/data/sleep
@@ -21,8 +21,10 @@ done
 xl pause "$DOMID"
 read -r tp _ < /proc/uptime
 sleep 5
-xl unpause "$DOMID"
+# The clock is read before the unpause: the guest may end its sleep and write "end"
+# before xl unpause has returned to us.
 read -r tu _ < /proc/uptime
+xl unpause "$DOMID"
 code=$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://$IP/")
 read -r th _ < /proc/uptime
 wait
