@@ -1,4 +1,4 @@
-//! `cargo xtask bench net|blk`: our guest against the Linux PVH yardstick, side by side in
+//! `cargo xtask bench net|blk|http|lifecycle`: our guest against the Linux PVH yardstick, side by side in
 //! one boot of the emulated machine, measured alternately so that both see the same load.
 //! The figures are ratios of that one run (this host is shared; absolute figures under
 //! TCG say little). Results are printed and kept in `target/bench/`.
@@ -15,9 +15,10 @@ use std::time::Duration;
 type Samples = BTreeMap<(String, String), Vec<(f64, f64)>>;
 
 pub fn run(args: &[String]) -> Result<bool> {
-    let usage = "usage: cargo xtask bench net|blk|http [--mib N] [--runs N]";
+    let usage =
+        "usage: cargo xtask bench net|blk|http|lifecycle [--mib N] [--runs N] [--memory MIB]";
     let (what, rest) = args.split_first().context(usage)?;
-    let (mut mib, mut runs) = (None, RUNS);
+    let (mut mib, mut runs, mut memory) = (None, RUNS, None);
     let mut it = rest.iter();
     while let Some(a) = it.next() {
         let mut number = |name: &str| -> Result<u64> {
@@ -27,11 +28,13 @@ pub fn run(args: &[String]) -> Result<bool> {
         match a.as_str() {
             "--mib" => mib = Some(number("--mib")?),
             "--runs" => runs = number("--runs")?,
+            "--memory" => memory = Some(number("--memory")?),
             other => bail!("unknown bench option {other:?} ({usage})"),
         }
     }
     crate::util::ensure_host_tools()?;
     let testapp = build::build(&Options::new("testapp"))?;
+    let mut header = String::new();
     let (plan, sources) = match what.as_str() {
         // 4 MiB: the Linux guest was seen to triple-fault (in Xen's log) while sending 16 MiB
         // under the emulation; it never did at 4 MiB.
@@ -41,7 +44,15 @@ pub fn run(args: &[String]) -> Result<bool> {
             let app = build::build(&Options::new("app-example"))?;
             http_plan(&app.path, runs)
         }
-        other => bail!("unknown benchmark {other:?} (net, blk, http)"),
+        "lifecycle" => {
+            let app = build::build(&Options::new("app-example"))?;
+            let toml = crate::util::root().join("app-example/Cargo.toml");
+            let app_memory = crate::manifest::Manifest::load(&toml)?.memory_mib;
+            let (plan, sources, sizes) = lifecycle_plan(&app.path, app_memory, memory, runs)?;
+            header = sizes;
+            (plan, sources)
+        }
+        other => bail!("unknown benchmark {other:?} (net, blk, http, lifecycle)"),
     };
     let (report, out) = crate::rig::run_plan_in("bench", &plan, Duration::from_secs(1800))?;
     for p in &report.problems {
@@ -53,7 +64,7 @@ pub fn run(args: &[String]) -> Result<bool> {
             format!("the benchmark's {s} did not come back ({})", out.display())
         })?;
     }
-    let table = table(what, runs, &parse(&text)?)?;
+    let table = table(what, runs, &parse(&text)?)? + &header;
     print!("{table}");
     let dir = crate::util::root().join("target/bench");
     std::fs::create_dir_all(&dir)?;
@@ -169,6 +180,72 @@ fn http_plan(app: &Path, runs: u64) -> (Plan, Vec<String>) {
 /// Requests per ab run of `bench http`.
 const HTTP_REQUESTS: u32 = 2000;
 
+/// dom0's side of `bench lifecycle`: for ours (app-example, 10.0.0.3), then Linux
+/// (10.0.0.2), $RUNS times: `xl save` to a file, `xl restore` of it, the restore's start to
+/// the first ping answered, then `xl migrate` to this same host while dom0 pings the guest
+/// every 10 ms: the migration's time and its downtime (the longest gap between answers).
+/// Lines: `bench MEASURE GUEST SECONDS 1`.
+const LIFECYCLE_SCRIPT: &str = r#"
+i=0; while ! grep -q 'linux-guest: ready' "$(console_log bench-linux)" 2> /dev/null; do
+  [ $i -ge 300 ] && { echo "bench-failed linux: not ready"; touch /run/bench-done; exit 1; }
+  sleep 1; i=$((i + 1))
+done
+echo() { command echo "$@"; command echo "@@rig $*" > /dev/console; }
+el() { awk "BEGIN {printf \"%.3f\", $2 - $1}"; }
+# The longest gap between two answers in `ping -D` output ("[SECONDS] 64 bytes from ...").
+gap() { awk -F'[][]' '/bytes from/ {if (p != "" && $2 - p > g) g = $2 - p; p = $2} END {printf "%.3f", g}' "$1"; }
+cycle() {
+  f=/tmp/bench-$3.save
+  t0=$(now); timeout 300 xl save "$3" "$f" > /tmp/xl.out 2>&1; rc=$?; t1=$(now)
+  [ $rc = 0 ] || { echo "bench-failed save $2 rc $rc: $(tail -1 /tmp/xl.out)"; return 1; }
+  echo "bench save $2 $(el "$t0" "$t1") 1"
+  t0=$(now); timeout 300 xl restore "$f" > /tmp/xl.out 2>&1; rc=$?; t1=$(now); rm -f "$f"
+  [ $rc = 0 ] || { echo "bench-failed restore $2 rc $rc: $(tail -1 /tmp/xl.out)"; return 1; }
+  echo "bench restore $2 $(el "$t0" "$t1") 1"
+  ping -c 1 -i 0.01 -w 60 "$1" > /dev/null 2>&1 || { echo "bench-failed restore-to-ping $2"; return 1; }
+  echo "bench restore-to-ping $2 $(el "$t0" "$(now)") 1"
+  ping -D -i 0.01 "$1" > /tmp/ping.out 2>&1 & p=$!
+  sleep 1
+  t0=$(now); timeout 300 xl migrate -s '' "$3" 'xl migrate-receive' > /tmp/xl.out 2>&1; rc=$?; t1=$(now)
+  sleep 2; kill $p; wait $p
+  [ $rc = 0 ] || { echo "bench-failed migrate $2 rc $rc: $(tail -1 /tmp/xl.out)"; return 1; }
+  echo "bench migrate $2 $(el "$t0" "$t1") 1"
+  echo "bench downtime $2 $(gap /tmp/ping.out) 1"
+}
+r=0
+while [ $r -lt $RUNS ]; do
+  cycle 10.0.0.3 ours bench-ours
+  cycle 10.0.0.2 linux bench-linux
+  r=$((r + 1))
+done
+touch /run/bench-done
+"#;
+
+/// app-example (at its manifest's memory, or `memory`) beside the Linux guest (its 128
+/// MiB): save, restore and migrate each, alternately. Also returns the line that says the
+/// memory sizes.
+fn lifecycle_plan(
+    app: &Path,
+    app_memory: u32,
+    memory: Option<u64>,
+    runs: u64,
+) -> Result<(Plan, Vec<String>, String)> {
+    let mut ours = Guest::ours("bench-ours", app, "log=warn ip=10.0.0.3/24");
+    ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
+    ours.config.memory_mib = match memory {
+        Some(m) => u32::try_from(m).context("--memory: too large")?,
+        None => app_memory,
+    };
+    let script = format!("RUNS={runs}\n{LIFECYCLE_SCRIPT}");
+    let ours = ours
+        .step(Step::WaitOutput("app-example: serving HTTP".into(), 120))
+        .step(Step::Dom0("bench".into(), script));
+    let sizes =
+        format!("app-example at {} MiB, the Linux guest at 128 MiB\n", ours.config.memory_mib);
+    let (plan, sources) = beside_linux(ours, "");
+    Ok((plan, sources, sizes))
+}
+
 /// 4 KiB random requests per phase and run.
 const BLK_OPS: u64 = 1000;
 
@@ -219,6 +296,7 @@ fn unit(measure: &str) -> (&'static str, fn(f64, f64) -> f64) {
     match measure {
         m if m.starts_with("http") => ("per s", |s, a| a / s),
         "rand-read" | "rand-write" => ("per s", |s, a| a / s),
+        "save" | "restore" | "restore-to-ping" | "migrate" | "downtime" => ("s", |s, _| s),
         _ => ("MiB/s", |s, a| a / s / f64::from(1 << 20)),
     }
 }

@@ -39,13 +39,14 @@ commands:
   xl [-p APP] [--debug]     build APP and write its xl config from its manifest
                             ([package.metadata.unikernel] in its Cargo.toml)
   build [-p APP] [--debug]  build APP (default app-example) into a PVH image and print its path
-  bench net|blk|http [--mib N] [--runs N]
+  bench net|blk|http|lifecycle [--mib N] [--runs N] [--memory MIB]
                             our guest against the Linux PVH guest in one boot of the
                             emulated machine: TCP throughput both ways and HTTP requests/s
                             (net, N MiB per transfer, default 4), sequential and 4 KiB random
                             disk I/O (blk, over N MiB, default 32), app-example against nginx
-                            under ab (http); medians of N runs (default 5), ratios in
-                            target/bench/
+                            under ab (http), xl save, restore, migrate and its downtime
+                            (lifecycle, app-example at MIB); medians of N runs (default 5),
+                            ratios in target/bench/
   test [host|qemu|e2e]...   run every test (or only the parts named): host tests, plain-QEMU boot tests, and the
                             end-to-end tests under real Xen in the emulated machine
   fuzz [--secs N] [--runs N] [TARGET]...

@@ -26,6 +26,8 @@ pub const TOOLS: &[&str] = &[
     "apache2-utils",
     // The Linux guest's web server for `cargo xtask bench http`.
     "nginx",
+    // Timestamped pings at 10 ms (busybox ping has neither): `bench lifecycle`'s downtime.
+    "iputils-ping",
 ];
 
 /// Library packages the resolver would follow but no program in the machine loads. The
