@@ -196,8 +196,10 @@ EOF
 }
 
 # rig_lease MAC: the address the DHCP server leased to MAC, or nothing.
+# udhcpd writes its leases every second (auto_time). No SIGUSR1 to hurry it: each signal
+# restarts the 2 s ARP check udhcpd makes before an offer, so signals every 0.25 s held
+# back every offer until the signals stopped (a hot-added vif got no lease in 90 s).
 rig_lease() {
-  kill -USR1 "$(cat /run/udhcpd.pid 2> /dev/null)" 2> /dev/null
   dumpleases -f "$RIG_LEASES" 2> /dev/null \
     | awk -v m="$1" 'tolower($1) == tolower(m) {print $2}'
 }
