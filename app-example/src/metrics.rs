@@ -95,6 +95,17 @@ fn write(p: &mut Page, app: &App, vifs: &[InterfaceInfo], disks: &[Disk]) -> fmt
         "Frames received and dropped for want of memory.",
         net.rx_dropped,
     )?;
+    let life = kernel::lifecycle::stats();
+    p.one("xen_suspends_total", "counter", "Suspends begun (xl save, migrate).", life.suspends)?;
+    p.one("xen_resumes_total", "counter", "Of those, resumed in a new domain.", life.resumes)?;
+    let what = "Of those, resumed in place (a checkpoint or a cancelled suspend).";
+    p.one("xen_suspends_cancelled_total", "counter", what, life.cancelled)?;
+    let what = "Devices connected to a backend again.";
+    p.one("xen_device_reconnects_total", "counter", what, life.reconnects)?;
+    p.one("xen_grants_in_use", "gauge", "Grant references in use.", life.grants)?;
+    p.one("xen_event_channels", "gauge", "Event channels bound.", life.event_channels)?;
+    let what = "Events that came on a port nobody waits on.";
+    p.one("xen_stray_events_total", "counter", what, life.stray_events)?;
     for (name, help, get) in VIF {
         let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
         p.family(name, kind, help)?;

@@ -10,7 +10,7 @@
 //!
 //! `suspend` (`xl save`, `xl migrate`) is the runtime's alone: it suspends the domain and,
 //! resumed in a new domain, sets up everything Xen-side again (see `suspend` below); apps
-//! go on as they were, and may read [`resumes`].
+//! go on as they were, and may read [`resumes`] and [`stats`].
 
 use crate::time::{self, Duration};
 use crate::xenstore;
@@ -150,6 +150,7 @@ async fn suspend() {
     }
     crate::block::settle_all();
     log::info!("suspending");
+    SUSPENDS.fetch_add(1, Ordering::Relaxed);
     match crate::xen::suspend() {
         Ok(crate::xen::Resumed::NewDomain) => {
             // Before any other task runs: the vifs' old connections are unusable.
@@ -167,6 +168,7 @@ async fn suspend() {
             advertise().await;
         }
         Ok(crate::xen::Resumed::InPlace) => {
+            CANCELLED.fetch_add(1, Ordering::Relaxed);
             log::info!("suspend cancelled: resuming in place");
             xenstore::unpause();
             crate::block::unpause_all();
@@ -179,11 +181,53 @@ async fn suspend() {
     }
 }
 
+static SUSPENDS: AtomicU64 = AtomicU64::new(0);
 static RESUMES: AtomicU64 = AtomicU64::new(0);
+static CANCELLED: AtomicU64 = AtomicU64::new(0);
+static RECONNECTS: AtomicU64 = AtomicU64::new(0);
 
 /// How many times the domain resumed in a new domain (after `xl restore`, a migration).
 pub fn resumes() -> u64 {
     RESUMES.load(Ordering::Relaxed)
+}
+
+/// A device connected to a backend again (after a resume, or after its backend closed
+/// and came back).
+pub(crate) fn count_reconnect() {
+    RECONNECTS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// What the domain's life has been so far, and the Xen resources it holds now: grants and
+/// event channels that keep growing across suspends or reconnects are a leak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Suspends begun (`xl save`, `xl migrate`, `xl save -c`).
+    pub suspends: u64,
+    /// Of those, resumed in a new domain (`xl restore`, the migration's target).
+    pub resumes: u64,
+    /// Of those, resumed in place (a checkpoint, or a cancelled suspend).
+    pub cancelled: u64,
+    /// Devices (vifs and disks) connected to a backend again.
+    pub reconnects: u64,
+    /// Grant references in use now.
+    pub grants: usize,
+    /// Event channels bound now.
+    pub event_channels: usize,
+    /// Events that came on a port nobody waits on.
+    pub stray_events: u64,
+}
+
+/// The counters of [`Stats`], read now.
+pub fn stats() -> Stats {
+    Stats {
+        suspends: SUSPENDS.load(Ordering::Relaxed),
+        resumes: RESUMES.load(Ordering::Relaxed),
+        cancelled: CANCELLED.load(Ordering::Relaxed),
+        reconnects: RECONNECTS.load(Ordering::Relaxed),
+        grants: crate::xen::gnttab::stats().2,
+        event_channels: crate::xen::event::bound(),
+        stray_events: crate::xen::event::ignored(),
+    }
 }
 
 /// The runtime's task: advertises what the guest handles, then watches `control/shutdown`.

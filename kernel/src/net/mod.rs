@@ -56,6 +56,8 @@ pub enum Error {
     Truncated,
     /// The memory budget (see the README's memory budget) has no room for another socket.
     NoMemory,
+    /// The connection's interface was unplugged (`xl network-detach`).
+    Disconnected,
 }
 
 #[cfg(target_os = "none")]
@@ -70,6 +72,7 @@ impl core::fmt::Display for Error {
             Error::ConnectionReset => "connection reset",
             Error::Truncated => "datagram truncated",
             Error::NoMemory => "out of memory for sockets",
+            Error::Disconnected => "interface unplugged",
         })
     }
 }
@@ -104,6 +107,8 @@ pub struct InterfaceInfo {
     pub addrs: Vec<IpCidr>,
     pub dns: Vec<Ipv4Address>,
     pub connected: bool,
+    /// Detached by the toolstack: down for good (it keeps its place in the list).
+    pub unplugged: bool,
     /// Frames, bytes and errors of the current connection to the backend.
     pub stats: devices::netfront::Stats,
 }
@@ -135,6 +140,7 @@ pub fn interfaces_now() -> Vec<InterfaceInfo> {
             addrs: i.iface.ip_addrs().to_vec(),
             dns: i.dns.clone(),
             connected: i.dev.conn.is_some(),
+            unplugged: i.unplugged,
             stats: i.dev.conn.as_ref().map(|c| c.front.stats).unwrap_or_default(),
         })
         .collect()
@@ -202,5 +208,5 @@ pub async fn wait_ipv4(index: usize) -> Result<Ipv4Address, Error> {
 fn route(net: &[stack::Iface], addr: IpAddress) -> Option<usize> {
     net.iter()
         .position(|i| i.iface.ip_addrs().iter().any(|c| c.contains_addr(&addr)))
-        .or(if net.is_empty() { None } else { Some(0) })
+        .or_else(|| net.iter().position(|i| !i.unplugged))
 }

@@ -33,6 +33,9 @@ pub(super) struct Iface {
     pub listeners: Vec<Listener>,
     kick: Option<Waker>,
     kicked: bool,
+    /// The vif was detached (`xl network-detach`): its sockets are closed and it takes no
+    /// new ones.
+    pub unplugged: bool,
     pub dns: Vec<smoltcp::wire::Ipv4Address>,
     pub name: String,
 }
@@ -112,6 +115,9 @@ impl Iface {
     /// Tops each listener's backlog up with fresh listening sockets, as far as the memory
     /// budget allows (the rest is added on a later poll).
     pub fn replenish(&mut self) {
+        if self.unplugged {
+            return;
+        }
         for l in 0..self.listeners.len() {
             while self.listeners[l].sockets.len() < self.listeners[l].options.backlog {
                 let Ok(mut s) = new_tcp_socket(&self.listeners[l].options) else { return };
@@ -163,8 +169,11 @@ impl Iface {
                     log::info!("{}: DHCP gave {addr}, router {router:?}", self.name);
                     self.set_v4(Some(addr), router);
                 }
+                // Also the socket's first event, before any lease: nothing was lost then.
                 Some(dhcpv4::Event::Deconfigured) => {
-                    log::warn!("{}: DHCP lease lost", self.name);
+                    if self.iface.ipv4_addr().is_some() {
+                        log::warn!("{}: DHCP lease lost", self.name);
+                    }
                     self.set_v4(None, None);
                 }
                 None => {}
@@ -346,6 +355,7 @@ async fn bring_up(
         }),
         kick: None,
         kicked: false,
+        unplugged: false,
         dns: cfg.dns.clone(),
         name: name.into(),
     };
@@ -389,8 +399,45 @@ enum Ended {
 
 /// Polls interface `slot` for as long as the guest runs; reconnects after the backend
 /// closes and comes back, and after a resume in a new domain (`xl restore`, migration),
-/// to the new backend: TCP connections carry on, as the MAC and addresses stay.
-async fn serve(slot: usize, mut fe: Frontend) {
+/// to the new backend: TCP connections carry on, as the MAC and addresses stay. Once the
+/// vif is gone for good, it is unplugged.
+async fn serve(slot: usize, fe: Frontend) {
+    serve_resumes(slot, fe).await;
+    unplug(slot);
+}
+
+/// The vif at `slot` is gone: its connections are aborted (their reads and writes fail
+/// with `Disconnected`); its listening, closing and DHCP sockets are freed.
+fn unplug(slot: usize) {
+    let mut net = NET.lock();
+    let i = &mut net[slot];
+    i.unplugged = true;
+    // Freed: the sockets nobody owns (closing ones, the backlogs' and DHCP's).
+    let mut freed: Vec<SocketHandle> = core::mem::take(&mut i.orphans);
+    freed.extend(i.listeners.drain(..).flat_map(|l| l.sockets));
+    freed.extend(i.dhcp.take());
+    // Its addresses go, so that no route picks it.
+    i.iface.update_ip_addrs(|a| a.clear());
+    i.iface.routes_mut().remove_default_ipv4_route();
+    i.iface.routes_mut().remove_default_ipv6_route();
+    let mut aborted = 0;
+    for (h, socket) in i.sockets.iter_mut() {
+        // The streams' sockets: aborting wakes the tasks waiting on them, which then fail
+        // with `Disconnected`; each is freed when its stream is dropped.
+        if let smoltcp::socket::Socket::Tcp(s) = socket {
+            if !freed.contains(&h) {
+                s.abort();
+                aborted += 1;
+            }
+        }
+    }
+    for h in freed {
+        i.remove_socket(h);
+    }
+    log::info!("{}: {aborted} connections aborted", i.name);
+}
+
+async fn serve_resumes(slot: usize, mut fe: Frontend) {
     while let Ended::Resumed = serve_backend(slot, &fe).await {
         let name = NET.lock()[slot].name.clone();
         log::info!("{name}: resumed in a new domain; connecting to its backend");
@@ -406,6 +453,7 @@ async fn serve(slot: usize, mut fe: Frontend) {
             match connected {
                 Ok(c) => {
                     NET.lock()[slot].dev.conn = Some(c);
+                    crate::lifecycle::count_reconnect();
                     log::info!("{name}: connected to the backend after the resume");
                     break;
                 }
@@ -526,6 +574,7 @@ async fn reconnect(slot: usize, fe: &Frontend) -> Option<crate::xen::abi::Evtchn
             Ok(c) => {
                 let port = c.port;
                 NET.lock()[slot].dev.conn = Some(c);
+                crate::lifecycle::count_reconnect();
                 log::info!("{name}: reconnected to the backend");
                 return Some(port);
             }

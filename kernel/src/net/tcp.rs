@@ -32,7 +32,7 @@ impl TcpListener {
         }
         stack::ready().await;
         let mut net = NET.lock();
-        if net.is_empty() {
+        if net.iter().all(|i| i.unplugged) {
             return Err(Error::NoInterface);
         }
         // Every listening socket belongs to a listener's backlog.
@@ -40,11 +40,14 @@ impl TcpListener {
         if in_use {
             return Err(Error::AddrInUse);
         }
-        for i in net.iter_mut() {
+        for i in net.iter_mut().filter(|i| !i.unplugged) {
             i.listeners.push(Listener { port, options, sockets: Vec::new(), waker: None });
             i.replenish();
         }
-        if net.iter().all(|i| i.listeners.last().is_some_and(|l| l.sockets.is_empty())) {
+        if net
+            .iter()
+            .all(|i| i.listeners.last().is_none_or(|l| l.port != port || l.sockets.is_empty()))
+        {
             drop(net);
             drop(TcpListener { port });
             return Err(Error::NoMemory);
@@ -165,6 +168,14 @@ impl TcpStream {
         Ok(stream)
     }
 
+    /// `Disconnected` once its interface was unplugged.
+    fn live(&self) -> Result<(), Error> {
+        if NET.lock()[self.iface].unplugged {
+            return Err(Error::Disconnected);
+        }
+        Ok(())
+    }
+
     fn with<R>(&self, f: impl FnOnce(&mut Socket<'static>) -> R) -> R {
         let mut net = NET.lock();
         let i = &mut net[self.iface];
@@ -187,16 +198,16 @@ impl TcpStream {
             return Ok(0);
         }
         poll_fn(|cx| {
+            if let Err(e) = self.live() {
+                return Poll::Ready(Err(e));
+            }
             self.with(|s| {
                 if s.can_recv() {
                     return Poll::Ready(s.recv_slice(buf).map_err(|_| Error::ConnectionReset));
                 }
                 if !s.may_recv() {
                     // FIN received (0 = end of stream) or the connection is gone.
-                    return Poll::Ready(match s.state() {
-                        State::Closed if s.remote_endpoint().is_none() => Ok(0),
-                        _ => Ok(0),
-                    });
+                    return Poll::Ready(Ok(0));
                 }
                 s.register_recv_waker(cx.waker());
                 Poll::Pending
@@ -211,6 +222,9 @@ impl TcpStream {
             return Ok(0);
         }
         poll_fn(|cx| {
+            if let Err(e) = self.live() {
+                return Poll::Ready(Err(e));
+            }
             self.with(|s| {
                 if !s.may_send() {
                     return Poll::Ready(Err(Error::ConnectionReset));
@@ -236,6 +250,9 @@ impl TcpStream {
     /// Waits until everything written has been acknowledged by the peer.
     pub async fn flush(&mut self) -> Result<(), Error> {
         poll_fn(|cx| {
+            if let Err(e) = self.live() {
+                return Poll::Ready(Err(e));
+            }
             self.with(|s| {
                 if s.send_queue() == 0 {
                     return Poll::Ready(Ok(()));
@@ -262,6 +279,10 @@ impl Drop for TcpStream {
     fn drop(&mut self) {
         let mut net = NET.lock();
         let i = &mut net[self.iface];
+        if i.unplugged {
+            i.remove_socket(self.handle); // aborted already; nothing polls it any more
+            return;
+        }
         i.sockets.get_mut::<Socket>(self.handle).close();
         i.orphans.push(self.handle);
         i.kick();

@@ -28,7 +28,7 @@ impl UdpSocket {
         }
         stack::ready().await;
         let mut net = NET.lock();
-        if net.is_empty() {
+        if net.iter().all(|i| i.unplugged) {
             return Err(Error::NoInterface);
         }
         let in_use = net.iter().any(|i| {
@@ -41,7 +41,7 @@ impl UdpSocket {
         }
         let cost = options.recv_buffer + options.send_buffer + super::budget::SOCKET_OVERHEAD;
         let mut socket = UdpSocket { port, sockets: Vec::new() };
-        for (n, i) in net.iter_mut().enumerate() {
+        for (n, i) in net.iter_mut().enumerate().filter(|(_, i)| !i.unplugged) {
             if !super::budget::affordable(cost) {
                 drop(net);
                 return Err(Error::NoMemory); // `socket` drops those added so far

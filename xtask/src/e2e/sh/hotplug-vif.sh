@@ -1,13 +1,13 @@
 # shellcheck shell=dash
-# `xl network-attach` of a second vif (MAC) to guest NAME: waits for its DHCP lease (or
-# takes its static address ADDR) and GETs the status page there ("second vif ADDR: CODE");
-# then `xl network-detach` of it and a GET at the first vif's address IP ("after detach:
-# CODE").
+# `xl network-attach` of a second vif (MAC) to guest NAME: waits for its DHCP lease and
+# GETs the status page there ("second vif ADDR: CODE");
+# then `xl network-detach` of it while a connection on it waits in the middle of a request,
+# and a GET at the first vif's address IP ("after detach: CODE"). "connections before
+# detach: N" and "... after detach: N" are the guest's open TCP connections (its /metrics,
+# whose own GET is one of them).
 : "${NAME:?}" "${MAC:?}" "${IP:?}"
 xl network-attach "$NAME" bridge=xenbr0 "mac=$MAC" || exit 1
-if [ -n "${ADDR:-}" ]; then
-  a=$ADDR
-elif ! a=$(rig_wait_lease "$MAC" 90); then
+if ! a=$(rig_wait_lease "$MAC" 90); then
   # What each side saw: the guest's frame counts, dom0's bridge and the backend.
   curl -s -m 5 "http://$IP/status"
   xl network-list "$NAME"
@@ -28,6 +28,15 @@ while [ $i -lt 30 ]; do
 done
 echo "second vif $a: $code"
 xl network-list "$NAME"
+conns() { curl -s -m 5 "http://$IP/metrics" | awk '/^tcp_connections / {print $2}'; }
+# Half a request head: app-example waits for the rest.
+(printf 'GET /status HTTP/1.1\r\n'; sleep 60) | nc "$a" 80 > /dev/null &
+held=$!
+sleep 2
+echo "connections before detach: $(conns)"
 timeout 60 xl network-detach "$NAME" "$MAC" || echo "detach failed"
+sleep 1
+echo "connections after detach: $(conns)"
+kill "$held" 2> /dev/null
 xl network-list "$NAME"
 echo "after detach: $(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://$IP/status")"
