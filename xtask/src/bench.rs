@@ -192,8 +192,9 @@ i=0; while ! grep -q 'linux-guest: ready' "$(console_log bench-linux)" 2> /dev/n
 done
 echo() { command echo "$@"; command echo "@@rig $*" > /dev/console; }
 el() { awk "BEGIN {printf \"%.3f\", $2 - $1}"; }
-# The longest gap between two answers in `ping -D` output ("[SECONDS] 64 bytes from ...").
-gap() { awk -F'[][]' '/bytes from/ {if (p != "" && $2 - p > g) g = $2 - p; p = $2} END {printf "%.3f", g}' "$1"; }
+# The longest gap between two answers in `ping -D` output ("[SECONDS] 64 bytes from ..."),
+# or nothing with fewer than two answers.
+gap() { awk -F'[][]' '/bytes from/ {n++; if (n > 1 && $2 - p > g) g = $2 - p; p = $2} END {if (n > 1) printf "%.3f", g}' "$1"; }
 cycle() {
   f=/tmp/bench-$3.save
   t0=$(now); timeout 300 xl save "$3" "$f" > /tmp/xl.out 2>&1; rc=$?; t1=$(now)
@@ -207,10 +208,12 @@ cycle() {
   ping -D -i 0.01 "$1" > /tmp/ping.out 2>&1 & p=$!
   sleep 1
   t0=$(now); timeout 300 xl migrate -s '' "$3" 'xl migrate-receive' > /tmp/xl.out 2>&1; rc=$?; t1=$(now)
-  sleep 2; kill $p; wait $p
+  # SIGINT: ping writes out what it buffered and its summary (SIGTERM would lose them).
+  sleep 2; kill -INT $p; wait $p
   [ $rc = 0 ] || { echo "bench-failed migrate $2 rc $rc: $(tail -1 /tmp/xl.out)"; return 1; }
   echo "bench migrate $2 $(el "$t0" "$t1") 1"
-  echo "bench downtime $2 $(gap /tmp/ping.out) 1"
+  g=$(gap /tmp/ping.out)
+  [ -n "$g" ] && echo "bench downtime $2 $g 1" || echo "bench-failed downtime $2: $(tail -2 /tmp/ping.out)"
 }
 r=0
 while [ $r -lt $RUNS ]; do

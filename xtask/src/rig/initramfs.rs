@@ -34,7 +34,7 @@ pub const GUEST_MODULES: &[&str] = &["xen-netfront", "xen-blkfront"];
 
 /// Programs of the unpacked packages that dom0 gets in /bin (beside busybox, bash and the
 /// Xen tools).
-pub const DOM0_PROGRAMS: &[&str] = &["usr/bin/curl", "usr/bin/socat", "usr/bin/ab"];
+pub const DOM0_PROGRAMS: &[&str] = &["usr/bin/curl", "usr/bin/socat", "usr/bin/ab", "bin/ping"];
 
 /// Where dom0's loader looks for shared objects.
 const LIB_DIRS: &[&str] = &["lib/x86_64-linux-gnu", "usr/lib/x86_64-linux-gnu", "lib64"];
@@ -228,8 +228,10 @@ pub fn dom0_root(
     install_busybox(x, root)?;
     std::fs::copy(x.join("bin/bash"), root.join("bin/bash"))?;
     for p in DOM0_PROGRAMS {
-        let name = Path::new(p).file_name().unwrap();
-        std::fs::copy(x.join(p), root.join("bin").join(name))
+        let dest = root.join("bin").join(Path::new(p).file_name().unwrap());
+        // In place of busybox's applet link (copying onto the link would overwrite busybox).
+        let _ = std::fs::remove_file(&dest);
+        std::fs::copy(x.join(p), dest)
             .with_context(|| format!("{p} is not in the unpacked packages"))?;
     }
     // Shared objects and the dynamic loader, from the unpacked library packages.
