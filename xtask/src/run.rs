@@ -7,6 +7,7 @@
 use crate::build::{self, Options};
 use crate::manifest::Manifest;
 use crate::rig::plan::{Disk, End, Forward, Guest, GuestResult, Plan, Step};
+use crate::xl::XlConfig;
 use crate::{rig, util};
 use anyhow::{Context, Result};
 use std::process::Command;
@@ -22,7 +23,7 @@ pub fn write_xl(opts: &Options) -> Result<(Manifest, build::Image, std::path::Pa
     let manifest = Manifest::load(&build::manifest_path(opts)?)?;
     let image = build::build(opts)?;
     let file = image.path.with_extension("xl");
-    std::fs::write(&file, manifest.xl_config(&image.path)?.render())?;
+    std::fs::write(&file, manifest.xl_text(&image.path)?)?;
     Ok((manifest, image, file))
 }
 
@@ -70,11 +71,11 @@ pub fn run(args: &[String]) -> Result<bool> {
     }
     eprintln!("run: no Xen host here; starting the emulated Xen machine");
     util::ensure_host_tools()?;
-    let name = manifest.name.clone();
+    let name = manifest.name.to_string();
     let mut guest = Guest::ours(&name, &image.path, "");
     // The manifest's settings, with the kernel where dom0 finds it.
     let kernel = guest.config.kernel.clone();
-    guest.config = manifest.xl_config(&image.path)?;
+    guest.config = XlConfig::from_domain(&manifest.domain(&image.path)?);
     guest.config.kernel = kernel;
     guest.config.disks.clear();
     // The manifest's disk files themselves: nothing the guest wrote is lost with Ctrl-C.
@@ -84,7 +85,7 @@ pub fn run(args: &[String]) -> Result<bool> {
         .iter()
         .map(|d| Disk {
             host_file: d.path.clone(),
-            vdev: d.vdev.clone(),
+            vdev: d.vdev.to_string(),
             writable: d.writable,
             as_file: false,
         })
