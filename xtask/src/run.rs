@@ -28,40 +28,15 @@ pub fn write_xl(opts: &Options) -> Result<(Manifest, build::Image, std::path::Pa
 }
 
 /// (host port, guest port)
-type PortPair = (u16, u16);
-
-/// The port forwards asked for on the command line: `--forward HOSTPORT:GUESTPORT`
-/// (repeatable), `--no-forward`; the other arguments are left for [`Options::parse`].
-/// `None`: nothing asked, the default applies.
-fn forward_args(args: &[String]) -> Result<(Option<Vec<PortPair>>, Vec<String>)> {
-    let mut forwards: Option<Vec<PortPair>> = None;
-    let mut rest = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--forward" => {
-                let v = it.next().context("--forward needs HOSTPORT:GUESTPORT")?;
-                let pair = v
-                    .split_once(':')
-                    .and_then(|(h, g)| Some((h.parse().ok()?, g.parse().ok()?)))
-                    .filter(|&(h, g)| h > 0 && g > 0)
-                    .with_context(|| format!("--forward {v:?}: expected HOSTPORT:GUESTPORT"))?;
-                forwards.get_or_insert_with(Vec::new).push(pair);
-            }
-            "--no-forward" => forwards = Some(vec![]),
-            _ => rest.push(a.clone()),
-        }
-    }
-    Ok((forwards, rest))
-}
+pub type PortPair = (u16, u16);
 
 /// The default forward: the host's 127.0.0.1:8080 to port 80 of the guest.
 const DEFAULT_FORWARD: PortPair = (8080, 80);
 
-pub fn run(args: &[String]) -> Result<bool> {
-    let (forwards, args) = forward_args(args)?;
-    let opts = Options::parse(&args)?;
-    let (manifest, image, file) = write_xl(&opts)?;
+/// Runs the app; `forwards` are the ports asked for (`--forward`, `--no-forward`), `None`
+/// when nothing was asked and the default applies.
+pub fn run(opts: &Options, forwards: Option<Vec<PortPair>>) -> Result<bool> {
+    let (manifest, image, file) = write_xl(opts)?;
     image.describe()?;
     if xen_host() {
         eprintln!("run: xl create -c {}", file.display());
