@@ -14,28 +14,12 @@ use std::time::Duration;
 /// One measure's samples for one guest: (seconds, amount) per run.
 type Samples = BTreeMap<(String, String), Vec<(f64, f64)>>;
 
-pub fn run(args: &[String]) -> Result<bool> {
-    let usage =
-        "usage: cargo xtask bench net|blk|http|lifecycle [--mib N] [--runs N] [--memory MIB]";
-    let (what, rest) = args.split_first().context(usage)?;
-    let (mut mib, mut runs, mut memory) = (None, RUNS, None);
-    let mut it = rest.iter();
-    while let Some(a) = it.next() {
-        let mut number = |name: &str| -> Result<u64> {
-            let v = it.next().with_context(|| format!("{name} needs a number"))?;
-            v.parse().ok().filter(|&n| n > 0).with_context(|| format!("{name}: a positive number"))
-        };
-        match a.as_str() {
-            "--mib" => mib = Some(number("--mib")?),
-            "--runs" => runs = number("--runs")?,
-            "--memory" => memory = Some(number("--memory")?),
-            other => bail!("unknown bench option {other:?} ({usage})"),
-        }
-    }
+/// Runs benchmark `what` (`--mib`, `--runs`, `--memory`: see `cargo xtask bench --help`).
+pub fn run(what: &str, mib: Option<u64>, runs: u64, memory: Option<u64>) -> Result<bool> {
     crate::util::ensure_host_tools()?;
     let testapp = build::build(&Options::new("testapp"))?;
     let mut header = String::new();
-    let (plan, sources) = match what.as_str() {
+    let (plan, sources) = match what {
         // 4 MiB: the Linux guest was seen to triple-fault (in Xen's log) while sending 16 MiB
         // under the emulation; it never did at 4 MiB.
         "net" => net_plan(&testapp.path, mib.unwrap_or(4) << 20, runs),
@@ -76,7 +60,7 @@ pub fn run(args: &[String]) -> Result<bool> {
 
 /// How many times each measure runs by default, per guest (the table shows the median):
 /// samples under the emulation on a shared host vary by a third from one to the next.
-const RUNS: u64 = 5;
+pub const RUNS: u64 = 5;
 
 /// dom0's side of `bench net`: each measure for ours (10.0.0.3), then Linux (10.0.0.2),
 /// $RUNS times. Lines: `bench MEASURE GUEST SECONDS AMOUNT`; a failed sample is reported

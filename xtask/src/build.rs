@@ -39,30 +39,6 @@ impl Options {
             release: true,
         })
     }
-
-    pub fn parse(args: &[String]) -> Result<Self> {
-        let mut opts = Options::new("app-example");
-        let mut it = args.iter();
-        while let Some(a) = it.next() {
-            match a.as_str() {
-                "-p" | "--package" => {
-                    opts.package = it.next().context("-p needs a package name")?.clone();
-                }
-                "--manifest-path" => {
-                    let path = it.next().context("--manifest-path needs a Cargo.toml")?;
-                    let release = opts.release;
-                    opts = Options::standalone(Path::new(path))?;
-                    opts.release = release;
-                }
-                "--debug" => opts.release = false,
-                "--release" => opts.release = true,
-                other => {
-                    bail!("unknown option {other:?} (try: -p APP, --manifest-path PATH, --debug)")
-                }
-            }
-        }
-        Ok(opts)
-    }
 }
 
 /// A built image.

@@ -1,12 +1,9 @@
-//! `cargo xtask`: builds unikernel images and tests them.
-//!
-//! ```text
-//! cargo xtask build [-p APP] [--debug]   build an app's image (default: app-example)
-//! cargo xtask test                       host tests, plain-QEMU boot tests, Xen end-to-end tests
-//! ```
+//! `cargo xtask`: builds unikernel images, writes their xl files, runs and tests them.
+//! The commands and their options: [`cli`] (`cargo xtask help`).
 
 mod bench;
 mod build;
+mod cli;
 mod e2e;
 mod elf;
 mod fuzz;
@@ -20,49 +17,15 @@ mod test;
 mod util;
 mod xl;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
+use clap::Parser;
+use cli::{Cli, Command, Rig, HELP};
 use std::process::ExitCode;
 
-const HELP: &str = "\
-cargo xtask <command> [options]
-
-APP is a workspace package (-p NAME, default app-example) or an app crate anywhere
-(--manifest-path PATH/Cargo.toml).
-
-commands:
-  run [-p APP] [--debug] [--forward HOSTPORT:GUESTPORT]... [--no-forward]
-                            build APP and run it under Xen: `xl create -c` on a Xen host,
-                            else in the emulated Xen machine, console on the terminal, the
-                            guest's GUESTPORT (of network[0].ip) at 127.0.0.1:HOSTPORT
-                            (default 8080:80); Ctrl-C stops it
-  new NAME [--dir PARENT]   create an app crate NAME (in a directory of its own)
-  xl [-p APP] [--debug]     build APP and write its xl config from its manifest
-                            ([package.metadata.unikernel] in its Cargo.toml)
-  build [-p APP] [--debug]  build APP (default app-example) into a PVH image and print its path
-  bench net|blk|http|lifecycle [--mib N] [--runs N] [--memory MIB]
-                            our guest against the Linux PVH guest in one boot of the
-                            emulated machine: TCP throughput both ways and HTTP requests/s
-                            (net, N MiB per transfer, default 4), sequential and 4 KiB random
-                            disk I/O (blk, over N MiB, default 32), app-example against nginx
-                            under ab (http), xl save, restore, migrate and its downtime
-                            (lifecycle, app-example at MIB); medians of N runs (default 5),
-                            ratios in target/bench/
-  test [host|qemu|e2e]...   run every test (or only the parts named): host tests, plain-QEMU boot tests, and the
-                            end-to-end tests under real Xen in the emulated machine
-  fuzz [--secs N] [--runs N] [TARGET]...
-                            run the cargo-fuzz targets of devices/fuzz and app-example/fuzz
-                            one after the other, N seconds each (default 60) or N executions;
-                            installs nightly and cargo-fuzz if missing; crash inputs and logs
-                            in target/fuzz/
-  rig build                 build (or reuse) the emulated Xen machine's boot files
-  rig shell                 boot the emulated Xen machine with an interactive dom0 shell
-  help                      this text
-";
-
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cli = Cli::parse();
     interrupt::install();
-    match run(&args) {
+    match run(cli) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(e) => {
@@ -72,53 +35,46 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: &[String]) -> Result<bool> {
-    let Some((cmd, rest)) = args.split_first() else {
+fn run(cli: Cli) -> Result<bool> {
+    let Some(command) = cli.command else {
         print!("{HELP}");
         return Ok(true);
     };
-    match cmd.as_str() {
-        "build" => {
-            let opts = build::Options::parse(rest)?;
-            let image = build::build(&opts)?;
+    match command {
+        Command::Build(app) => {
+            let image = build::build(&app.options()?)?;
             image.describe()?;
             Ok(true)
         }
-        "test" => test::run(test::Parts::parse(rest)?),
-        "run" => run::run(rest),
-        "bench" => bench::run(rest),
-        "fuzz" => fuzz::run(&fuzz::Options::parse(rest)?),
-        "new" => new::run(rest),
-        "xl" => {
-            let opts = build::Options::parse(rest)?;
-            let (_, _, file) = run::write_xl(&opts)?;
+        Command::Test(t) => test::run(t.parts()),
+        Command::Run(r) => run::run(&r.app.options()?, r.forwards()),
+        Command::Bench(b) => {
+            let (what, mib, runs, memory) = b.parts();
+            bench::run(what, mib, runs, memory)
+        }
+        Command::Fuzz(f) => fuzz::run(&f.options()),
+        Command::New(n) => new::run(&n.name, &n.dir),
+        Command::Xl(app) => {
+            let (_, _, file) = run::write_xl(&app.options()?)?;
             println!("{}", file.display());
             Ok(true)
         }
-        "rig" => match rest.first().map(String::as_str) {
-            Some("build") => {
-                util::ensure_host_tools()?;
-                let _lock = rig::lock()?;
-                rig::build()?;
-                Ok(true)
-            }
-            Some("shell") => {
-                util::ensure_host_tools()?;
-                let _lock = rig::lock()?;
-                let files = rig::build()?;
-                // The last test run's exchange disk, if any, is unpacked in dom0's /work.
-                let last = rig::dir().join("run/exchange.img");
-                let exchange = last.exists().then_some(last);
-                let how = rig::Boot { exchange, shell: true, ..rig::Boot::default() };
-                rig::boot(&files, &how, &rig::dir().join("shell-serial.log"))?;
-                Ok(true)
-            }
-            _ => bail!("usage: cargo xtask rig build|shell"),
-        },
-        "help" | "-h" | "--help" => {
-            print!("{HELP}");
+        Command::Rig(Rig::Build) => {
+            util::ensure_host_tools()?;
+            let _lock = rig::lock()?;
+            rig::build()?;
             Ok(true)
         }
-        other => bail!("unknown command {other:?}\n\n{HELP}"),
+        Command::Rig(Rig::Shell) => {
+            util::ensure_host_tools()?;
+            let _lock = rig::lock()?;
+            let files = rig::build()?;
+            // The last test run's exchange disk, if any, is unpacked in dom0's /work.
+            let last = rig::dir().join("run/exchange.img");
+            let exchange = last.exists().then_some(last);
+            let how = rig::Boot { exchange, shell: true, ..rig::Boot::default() };
+            rig::boot(&files, &how, &rig::dir().join("shell-serial.log"))?;
+            Ok(true)
+        }
     }
 }

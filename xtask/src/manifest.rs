@@ -23,15 +23,15 @@
 //! mode = "rw"                  # r | rw
 //! ```
 
-use crate::xl::XlConfig;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
+use xen_domain::{Access, Action, Bridge, Domain, DomainName, Mac, Vdev, Vif};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Network {
-    pub bridge: String,
-    pub mac: Option<String>,
+    pub bridge: Bridge,
+    pub mac: Option<Mac>,
     pub ip: Option<String>,
     pub gateway: Option<String>,
 }
@@ -39,25 +39,22 @@ pub struct Network {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Disk {
     pub path: PathBuf,
-    pub vdev: String,
+    pub vdev: Vdev,
     pub writable: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
-    pub name: String,
+    pub name: DomainName,
     pub memory_mib: u32,
     pub vcpus: u32,
     pub cmdline: String,
-    pub on_poweroff: String,
-    pub on_reboot: String,
-    pub on_crash: String,
+    pub on_poweroff: Action,
+    pub on_reboot: Action,
+    pub on_crash: Action,
     pub networks: Vec<Network>,
     pub disks: Vec<Disk>,
 }
-
-const ACTIONS: &[&str] =
-    &["destroy", "restart", "preserve", "rename-restart", "coredump-destroy", "coredump-restart"];
 
 /// Checks a table's keys against `allowed`; names the first unknown one.
 fn known_keys(t: &Table, what: &str, allowed: &[&str]) -> Result<()> {
@@ -93,19 +90,17 @@ fn number(t: &Table, what: &str, key: &str, default: u32, range: (u32, u32)) -> 
     }
 }
 
-fn action(t: &Table, what: &str, key: &str, default: &str) -> Result<String> {
-    let a = string(t, what, key)?.unwrap_or_else(|| default.to_string());
-    if !ACTIONS.contains(&a.as_str()) {
-        bail!("{what}.{key}: {a:?} is not one of {}", ACTIONS.join(", "));
-    }
-    Ok(a)
+/// A string value checked by the xen-domain type it becomes; the error names the key.
+fn typed<T: std::str::FromStr<Err = xen_domain::Error>>(
+    t: &Table,
+    what: &str,
+    key: &str,
+) -> Result<Option<T>> {
+    string(t, what, key)?.map(|s| s.parse().with_context(|| format!("{what}.{key}"))).transpose()
 }
 
-fn valid_mac(m: &str) -> bool {
-    let parts: Vec<&str> = m.split(':').collect();
-    parts.len() == 6
-        && parts.iter().all(|p| p.len() == 2 && p.chars().all(|c| c.is_ascii_hexdigit()))
-        && u8::from_str_radix(parts[0], 16).is_ok_and(|b| b & 1 == 0) // unicast
+fn action(t: &Table, what: &str, key: &str, default: Action) -> Result<Action> {
+    Ok(typed(t, what, key)?.unwrap_or(default))
 }
 
 fn valid_ipv4_cidr(s: &str, need_len: bool) -> bool {
@@ -173,31 +168,16 @@ impl Manifest {
                 "disk",
             ],
         )?;
-        let name = string(m, what, "name")?.unwrap_or_else(|| pkg_name.to_string());
-        if name.is_empty()
-            || name.len() > 64
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        {
-            bail!(
-                "{what}.name: {name:?} must be 1-64 characters of letters, digits, '-', '_', '.'"
-            );
-        }
+        let name = match typed(m, what, "name")? {
+            Some(name) => name,
+            None => pkg_name.parse().with_context(|| format!("{what}.name (from package.name)"))?,
+        };
         let mut networks = Vec::new();
         for (i, n) in array(m, what, "network")?.into_iter().enumerate() {
             let w = format!("{what}.network[{i}]");
             known_keys(n, &w, &["bridge", "mac", "ip", "gateway"])?;
-            let bridge = string(n, &w, "bridge")?.unwrap_or_else(|| "xenbr0".into());
-            if bridge.is_empty()
-                || !bridge.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                bail!("{w}.bridge: {bridge:?} is not an interface name");
-            }
-            let mac = string(n, &w, "mac")?;
-            if let Some(mac) = &mac {
-                if !valid_mac(mac) {
-                    bail!("{w}.mac: {mac:?} is not a unicast MAC address like 00:16:3e:00:00:01");
-                }
-            }
+            let bridge = typed(n, &w, "bridge")?.unwrap_or_else(|| "xenbr0".parse().unwrap());
+            let mac = typed(n, &w, "mac")?;
             let ip = string(n, &w, "ip")?;
             if let Some(ip) = &ip {
                 if !valid_ipv4_cidr(ip, true) {
@@ -221,14 +201,10 @@ impl Manifest {
             if !path.is_file() {
                 bail!("{w}.path: {} does not exist (create the disk image first)", path.display());
             }
-            let vdev = string(d, &w, "vdev")?
-                .unwrap_or_else(|| format!("xvd{}", (b'a' + i as u8) as char));
-            if !(vdev.len() >= 4
-                && vdev.starts_with("xvd")
-                && vdev[3..].chars().all(|c| c.is_ascii_lowercase()))
-            {
-                bail!("{w}.vdev: {vdev:?} is not a Xen virtual disk name like xvda");
-            }
+            let vdev = match typed(d, &w, "vdev")? {
+                Some(v) => v,
+                None => Vdev::nth(i as u32).with_context(|| format!("{w}: too many disks"))?,
+            };
             let writable = match string(d, &w, "mode")?.as_deref() {
                 None | Some("rw") | Some("w") => true,
                 Some("r") | Some("ro") => false,
@@ -241,27 +217,23 @@ impl Manifest {
             memory_mib: number(m, what, "memory", 32, (4, 1 << 20))?,
             vcpus: number(m, what, "vcpus", 1, (1, 1))?,
             cmdline: string(m, what, "cmdline")?.unwrap_or_default(),
-            on_poweroff: action(m, what, "on_poweroff", "destroy")?,
-            on_reboot: action(m, what, "on_reboot", "restart")?,
-            on_crash: action(m, what, "on_crash", "destroy")?,
+            on_poweroff: action(m, what, "on_poweroff", Action::Destroy)?,
+            on_reboot: action(m, what, "on_reboot", Action::Restart)?,
+            on_crash: action(m, what, "on_crash", Action::Destroy)?,
             networks,
             disks,
         })
     }
 
-    /// The xl configuration for this app with its image at `kernel` (made absolute).
-    pub fn xl_config(&self, kernel: &Path) -> Result<XlConfig> {
+    /// The guest this app is, with its image at `kernel` (made absolute).
+    pub fn domain(&self, kernel: &Path) -> Result<Domain> {
         let kernel = std::path::absolute(kernel)?;
-        let mut c = XlConfig::new(&self.name, &kernel.to_string_lossy());
-        c.memory_mib = self.memory_mib;
-        c.vcpus = self.vcpus;
+        let mut d = crate::xl::domain(self.name.clone(), &kernel.to_string_lossy());
+        d.memory_mib = self.memory_mib;
+        d.vcpus = self.vcpus;
         let mut extra = self.cmdline.clone();
         for (i, n) in self.networks.iter().enumerate() {
-            let mut vif = format!("bridge={}", n.bridge);
-            if let Some(mac) = &n.mac {
-                vif += &format!(",mac={mac}");
-            }
-            c.vifs.push(vif);
+            d.vifs.push(Vif { mac: n.mac, ..Vif::bridged(n.bridge.clone()) });
             let suffix = if i == 0 { String::new() } else { i.to_string() };
             for (key, v) in [("ip", &n.ip), ("gw", &n.gateway)] {
                 if let Some(v) = v {
@@ -269,19 +241,22 @@ impl Manifest {
                 }
             }
         }
-        for d in &self.disks {
-            let mode = if d.writable { "w" } else { "r" };
-            c.disks.push(format!(
-                "format=raw, vdev={}, access={mode}, target={}",
-                d.vdev,
-                d.path.display()
-            ));
+        for disk in &self.disks {
+            let mut x = xen_domain::Disk::new(&disk.path.to_string_lossy(), disk.vdev.clone())?;
+            x.access = if disk.writable { Access::ReadWrite } else { Access::ReadOnly };
+            d.disks.push(x);
         }
-        c.extra = extra;
-        c.on_poweroff = self.on_poweroff.clone();
-        c.on_reboot = self.on_reboot.clone();
-        c.on_crash = self.on_crash.clone();
-        Ok(c)
+        d.extra = extra;
+        d.on_poweroff = self.on_poweroff;
+        d.on_reboot = self.on_reboot;
+        d.on_crash = self.on_crash;
+        d.check().context("package.metadata.unikernel")?;
+        Ok(d)
+    }
+
+    /// The xl file's text for this app with its image at `kernel`.
+    pub fn xl_text(&self, kernel: &Path) -> Result<String> {
+        Ok(xen_domain::xl::render(&self.domain(kernel)?)?)
     }
 }
 
@@ -332,7 +307,7 @@ mod tests {
     #[test]
     fn strings_are_quoted_and_escaped_for_xl() {
         let m = parse("[package.metadata.unikernel]\ncmdline = 'say \"hi\" \\o/'").unwrap();
-        let text = m.xl_config(Path::new("/k")).unwrap().render();
+        let text = m.xl_text(Path::new("/k")).unwrap();
         assert!(text.contains(r#"extra = "say \"hi\" \\o/""#), "{text}");
     }
 
@@ -342,7 +317,7 @@ mod tests {
     fn example_xl_matches_the_golden_file() {
         let root = crate::util::root();
         let m = Manifest::load(&root.join("app-example/Cargo.toml")).unwrap();
-        let text = m.xl_config(Path::new("/KERNEL")).unwrap().render();
+        let text = m.xl_text(Path::new("/KERNEL")).unwrap();
         let golden = std::fs::read_to_string(root.join("xtask/tests/app-example.xl")).unwrap();
         assert_eq!(text, golden);
     }

@@ -1,7 +1,7 @@
 //! `cargo xtask new NAME [--dir PARENT]`: a new app crate, in a directory of its own, that
 //! depends on `kernel` alone and builds and runs with `cargo xtask ... --manifest-path`.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
 const MAIN: &str = r#"//! A unikernel application: built with `cargo xtask build --manifest-path Cargo.toml`
@@ -43,21 +43,8 @@ cmdline = "log=info"
     )
 }
 
-pub fn run(args: &[String]) -> Result<bool> {
-    let mut name = None;
-    let mut parent = PathBuf::from(".");
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--dir" => parent = PathBuf::from(it.next().context("--dir needs a directory")?),
-            n if name.is_none() && !n.starts_with('-') => name = Some(n.to_string()),
-            other => {
-                bail!("unexpected argument {other:?}; usage: cargo xtask new NAME [--dir PARENT]")
-            }
-        }
-    }
-    let name = name.context("usage: cargo xtask new NAME [--dir PARENT]")?;
-    let dir = create(&name, &parent)?;
+pub fn run(name: &str, parent: &Path) -> Result<bool> {
+    let dir = create(name, parent)?;
     println!("created {}", dir.display());
     println!("build: cargo xtask build --manifest-path {}", dir.join("Cargo.toml").display());
     println!("run:   cargo xtask run --manifest-path {}", dir.join("Cargo.toml").display());

@@ -7,6 +7,7 @@
 use crate::build::{self, Options};
 use crate::manifest::Manifest;
 use crate::rig::plan::{Disk, End, Forward, Guest, GuestResult, Plan, Step};
+use crate::xl::XlConfig;
 use crate::{rig, util};
 use anyhow::{Context, Result};
 use std::process::Command;
@@ -22,45 +23,20 @@ pub fn write_xl(opts: &Options) -> Result<(Manifest, build::Image, std::path::Pa
     let manifest = Manifest::load(&build::manifest_path(opts)?)?;
     let image = build::build(opts)?;
     let file = image.path.with_extension("xl");
-    std::fs::write(&file, manifest.xl_config(&image.path)?.render())?;
+    std::fs::write(&file, manifest.xl_text(&image.path)?)?;
     Ok((manifest, image, file))
 }
 
 /// (host port, guest port)
-type PortPair = (u16, u16);
-
-/// The port forwards asked for on the command line: `--forward HOSTPORT:GUESTPORT`
-/// (repeatable), `--no-forward`; the other arguments are left for [`Options::parse`].
-/// `None`: nothing asked, the default applies.
-fn forward_args(args: &[String]) -> Result<(Option<Vec<PortPair>>, Vec<String>)> {
-    let mut forwards: Option<Vec<PortPair>> = None;
-    let mut rest = Vec::new();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--forward" => {
-                let v = it.next().context("--forward needs HOSTPORT:GUESTPORT")?;
-                let pair = v
-                    .split_once(':')
-                    .and_then(|(h, g)| Some((h.parse().ok()?, g.parse().ok()?)))
-                    .filter(|&(h, g)| h > 0 && g > 0)
-                    .with_context(|| format!("--forward {v:?}: expected HOSTPORT:GUESTPORT"))?;
-                forwards.get_or_insert_with(Vec::new).push(pair);
-            }
-            "--no-forward" => forwards = Some(vec![]),
-            _ => rest.push(a.clone()),
-        }
-    }
-    Ok((forwards, rest))
-}
+pub type PortPair = (u16, u16);
 
 /// The default forward: the host's 127.0.0.1:8080 to port 80 of the guest.
 const DEFAULT_FORWARD: PortPair = (8080, 80);
 
-pub fn run(args: &[String]) -> Result<bool> {
-    let (forwards, args) = forward_args(args)?;
-    let opts = Options::parse(&args)?;
-    let (manifest, image, file) = write_xl(&opts)?;
+/// Runs the app; `forwards` are the ports asked for (`--forward`, `--no-forward`), `None`
+/// when nothing was asked and the default applies.
+pub fn run(opts: &Options, forwards: Option<Vec<PortPair>>) -> Result<bool> {
+    let (manifest, image, file) = write_xl(opts)?;
     image.describe()?;
     if xen_host() {
         eprintln!("run: xl create -c {}", file.display());
@@ -70,11 +46,11 @@ pub fn run(args: &[String]) -> Result<bool> {
     }
     eprintln!("run: no Xen host here; starting the emulated Xen machine");
     util::ensure_host_tools()?;
-    let name = manifest.name.clone();
+    let name = manifest.name.to_string();
     let mut guest = Guest::ours(&name, &image.path, "");
     // The manifest's settings, with the kernel where dom0 finds it.
     let kernel = guest.config.kernel.clone();
-    guest.config = manifest.xl_config(&image.path)?;
+    guest.config = XlConfig::from_domain(&manifest.domain(&image.path)?);
     guest.config.kernel = kernel;
     guest.config.disks.clear();
     // The manifest's disk files themselves: nothing the guest wrote is lost with Ctrl-C.
@@ -84,7 +60,7 @@ pub fn run(args: &[String]) -> Result<bool> {
         .iter()
         .map(|d| Disk {
             host_file: d.path.clone(),
-            vdev: d.vdev.clone(),
+            vdev: d.vdev.to_string(),
             writable: d.writable,
             as_file: false,
         })

@@ -159,22 +159,6 @@ pub struct Parts {
 
 impl Parts {
     pub const ALL: Parts = Parts { host: true, qemu: true, e2e: true };
-
-    pub fn parse(args: &[String]) -> Result<Parts> {
-        if args.is_empty() {
-            return Ok(Parts::ALL);
-        }
-        let mut p = Parts { host: false, qemu: false, e2e: false };
-        for a in args {
-            match a.as_str() {
-                "host" => p.host = true,
-                "qemu" => p.qemu = true,
-                "e2e" => p.e2e = true,
-                other => anyhow::bail!("unknown test part {other:?} (host, qemu, e2e)"),
-            }
-        }
-        Ok(p)
-    }
 }
 
 pub fn run(parts: Parts) -> Result<bool> {

@@ -1,6 +1,7 @@
 //! The documents stay true to the repository: the commands the README lists are the tool's
-//! own (and every one of the tool's is listed), and every repository file a document or a
-//! comment of the emulated machine's sources names exists.
+//! own (and every one of the tool's is listed), the options the documents show are the
+//! commands' own, and every repository file a document or a comment of the emulated
+//! machine's sources names exists.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -78,15 +79,69 @@ fn readme_lists_the_tools_commands() {
     assert!(unknown.is_empty(), "README.md names commands `cargo xtask help` lacks: {unknown:?}");
     let missing: Vec<_> = help.iter().filter(|c| !readme.contains(*c)).collect();
     assert!(missing.is_empty(), "README.md does not mention: {missing:?}");
-    // TESTING.md's commands exist too.
-    let testing = mentioned_commands(&read(&root().join("TESTING.md")));
-    let unknown: Vec<_> =
-        testing.iter().filter(|c| !help.contains(*c) && !families.contains(c)).collect();
-    assert!(unknown.is_empty(), "TESTING.md names commands `cargo xtask help` lacks: {unknown:?}");
+    // The other documents' commands exist too.
+    for doc in &DOCUMENTS[1..] {
+        let named = mentioned_commands(&read(&root().join(doc)));
+        let unknown: Vec<_> =
+            named.iter().filter(|c| !help.contains(*c) && !families.contains(c)).collect();
+        assert!(unknown.is_empty(), "{doc} names commands `cargo xtask help` lacks: {unknown:?}");
+    }
     // And the tool refuses what it does not list.
     let out = Command::new(env!("CARGO_BIN_EXE_xtask")).arg("no-such-command").output().unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown command"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized subcommand"));
+}
+
+/// The documents CI and a newcomer follow.
+const DOCUMENTS: &[&str] = &["README.md", "TESTING.md", ".ci/run"];
+
+/// `cargo xtask COMMAND --help` (a family's COMMAND is two words).
+fn command_help(command: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(command.split(' '))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cargo xtask {command} --help failed");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every command has its own `--help`, and every option a document shows with a command
+/// (`cargo xtask fuzz --secs 20`, `cargo xtask bench net [--mib N]`) is in it.
+#[test]
+fn documented_options_exist() {
+    for command in help_commands().into_iter().filter(|c| c != "help") {
+        let help = command_help(&command);
+        assert!(help.contains(&format!("Usage: cargo xtask {command}")), "{command}: {help}");
+    }
+    let mut checked = 0;
+    for doc in DOCUMENTS {
+        let text = read(&root().join(doc));
+        for (i, _) in text.match_indices("cargo xtask ") {
+            let line = text[i + 12..].lines().next().unwrap_or("");
+            // The invocation ends with its code span, a comment, a pipe or a string.
+            let line = line.split(['`', '#', '|', '"', ';']).next().unwrap();
+            let command = mentioned_commands(&format!("cargo xtask {line}"));
+            let Some(command) = command.first() else { continue };
+            let options: Vec<&str> = line
+                .split_whitespace()
+                .map(|w| w.trim_start_matches('[').trim_end_matches([']', '.', ',', ')']))
+                .filter(|w| w.starts_with("--"))
+                .collect();
+            if options.is_empty() {
+                continue;
+            }
+            let help = command_help(command);
+            for o in options {
+                assert!(
+                    help.contains(&format!("{o} ")) || help.contains(&format!("{o}\n")),
+                    "{doc}: `cargo xtask {command} {o}`: not an option of cargo xtask {command}"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10, "only {checked} documented options found");
 }
 
 /// Every file of the repository (relative paths), without build output and git's files.

@@ -228,17 +228,14 @@ fn xl_files() -> Result<Vec<(String, String)>> {
     use crate::manifest::Manifest;
     let root = crate::util::root();
     let kernel = Path::new("/work/images/hello");
-    let example = Manifest::load(&root.join("app-example/Cargo.toml"))?.xl_config(kernel)?;
+    let example = Manifest::load(&root.join("app-example/Cargo.toml"))?.xl_text(kernel)?;
     let tricky = Manifest::parse(
         "[package]\nname = \"tricky\"\n[package.metadata.unikernel]\ncmdline = 'say \"hi\" \\o/'\n\
          on_crash = \"coredump-destroy\"\n[[package.metadata.unikernel.network]]\nip = \"10.0.0.9/24\"\n",
         &root,
     )?
-    .xl_config(kernel)?;
-    Ok(vec![
-        ("xl/app-example.xl".into(), example.render()),
-        ("xl/tricky.xl".into(), tricky.render()),
-    ])
+    .xl_text(kernel)?;
+    Ok(vec![("xl/app-example.xl".into(), example), ("xl/tricky.xl".into(), tricky)])
 }
 
 /// The tests `E2E_ONLY` (a comma-separated list of names, if set) keeps, and their plan.
@@ -330,7 +327,7 @@ mod tests {
             net_port: 18080,
         };
         let (_, plan) = plan(&env, None).unwrap();
-        let staged = plan.stage();
+        let staged = plan.stage().unwrap();
         let mut out = format!("==== plan.sh\n{}", staged.script);
         for (path, text) in &staged.texts {
             out += &format!("==== {path}\n{text}");

@@ -418,7 +418,7 @@ pub fn run_plan_in(name: &str, plan: &plan::Plan, timeout: Duration) -> Result<(
     let out = run.join("out");
     std::fs::create_dir_all(&work)?;
     std::fs::create_dir_all(&out)?;
-    let staged = plan.stage();
+    let staged = plan.stage()?;
     std::fs::write(work.join("plan.sh"), &staged.script)?;
     let mut bytes = 0;
     for (src, dst) in &staged.files {

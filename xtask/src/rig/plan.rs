@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use xen_domain::{Access, Action, LegacyPrefix};
 
 /// What to do with a guest once created, in order.
 #[derive(Debug, Clone)]
@@ -159,7 +160,7 @@ pub struct Staged {
 }
 
 impl Plan {
-    pub fn stage(&self) -> Staged {
+    pub fn stage(&self) -> Result<Staged> {
         let mut files = Vec::new();
         let mut texts = self.texts.clone();
         let mut script =
@@ -193,10 +194,10 @@ impl Plan {
                 let mut config = g.config.clone();
                 // Keep a stopped guest listed so that its shutdown reason can be read.
                 if !g.own_actions {
-                    config.on_poweroff = "preserve".into();
-                    config.on_reboot = "preserve".into();
+                    config.on_poweroff = Action::Preserve;
+                    config.on_reboot = Action::Preserve;
                 }
-                config.on_crash = "preserve".into();
+                config.on_crash = Action::Preserve;
                 if let Some(img) = &g.image {
                     files.push((img.clone(), format!("images/{name}")));
                 }
@@ -204,17 +205,24 @@ impl Plan {
                 let mut teardown = String::new();
                 for d in &g.disks {
                     let file = format!("disks/{name}-{}", d.vdev);
-                    let mode = if d.writable { "w" } else { "r" };
+                    // In xl's old positional syntax, as the plans have always been written.
+                    let disk = |target: &str, prefix| -> Result<xen_domain::Disk> {
+                        let vdev = d.vdev.parse().with_context(|| format!("guest {name:?}"))?;
+                        let mut x = xen_domain::Disk::new(target, vdev)?;
+                        x.access = if d.writable { Access::ReadWrite } else { Access::ReadOnly };
+                        x.legacy_prefix = Some(prefix);
+                        Ok(x)
+                    };
                     if g.shared_disks && !d.as_file {
                         let dev = format!("rig-disk-{}", drives.len());
                         drives.push((d.host_file.clone(), d.writable));
                         writeln!(setup, "rig_drive {dev}").unwrap();
-                        config.disks.push(format!("phy:/dev/{dev},{},{mode}", d.vdev));
+                        config.disks.push(disk(&format!("/dev/{dev}"), LegacyPrefix::Phy)?);
                         continue;
                     }
                     files.push((d.host_file.clone(), file.clone()));
                     if d.as_file {
-                        config.disks.push(format!("file:/work/{file},{},{mode}", d.vdev));
+                        config.disks.push(disk(&format!("/work/{file}"), LegacyPrefix::File)?);
                     } else {
                         // Loop devices from the top down, away from those `losetup -f`
                         // hands the block script for file: disks.
@@ -223,11 +231,11 @@ impl Plan {
                         let ro = if d.writable { "" } else { "-r " };
                         writeln!(setup, "losetup {ro}{dev} /work/{file}").unwrap();
                         writeln!(teardown, "losetup -d {dev}").unwrap();
-                        config.disks.push(format!("phy:{dev},{},{mode}", d.vdev));
+                        config.disks.push(disk(&dev, LegacyPrefix::Phy)?);
                     }
                     writeln!(teardown, "cp /work/{file} /out/{name}/disk-{}", d.vdev).unwrap();
                 }
-                texts.push((format!("cfg/{name}.cfg"), config.render()));
+                texts.push((format!("cfg/{name}.cfg"), config.render()?));
                 match &g.boot_retry {
                     None => write!(script, "(\n{setup}rig_create {name} /work/cfg/{name}.cfg\n")
                         .unwrap(),
@@ -265,7 +273,7 @@ impl Plan {
             }
             script += "wait\n";
         }
-        Staged { script, files, texts, forwards, host_steps, drives }
+        Ok(Staged { script, files, texts, forwards, host_steps, drives })
     }
 }
 
