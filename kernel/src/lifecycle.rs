@@ -149,9 +149,13 @@ async fn suspend() {
         return;
     }
     crate::block::settle_all();
-    log::info!("suspending");
+    // The free heap goes back to Xen for the suspend: the save copies what is in use only.
+    let released = crate::mm::balloon::release();
+    log::info!("suspending ({} KiB of free memory handed back to Xen)", released.bytes() >> 10);
     SUSPENDS.fetch_add(1, Ordering::Relaxed);
-    match crate::xen::suspend() {
+    let resumed = crate::xen::suspend();
+    crate::mm::balloon::reclaim(released);
+    match resumed {
         Ok(crate::xen::Resumed::NewDomain) => {
             // Before any other task runs: the vifs' old connections are unusable.
             crate::net::forget_connections();

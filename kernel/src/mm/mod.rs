@@ -28,6 +28,8 @@ impl Stats {
 }
 
 #[cfg(target_os = "none")]
+pub(crate) mod balloon;
+#[cfg(target_os = "none")]
 mod heap;
 
 #[cfg(target_os = "none")]
