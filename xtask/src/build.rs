@@ -15,11 +15,13 @@ pub struct Options {
     /// An app crate outside the workspace, by its Cargo.toml.
     pub manifest: Option<PathBuf>,
     pub release: bool,
+    /// `--set KEY=VALUE`, checked by `keys::apply`.
+    pub sets: Vec<String>,
 }
 
 impl Options {
     pub fn new(package: &str) -> Self {
-        Options { package: package.to_string(), manifest: None, release: true }
+        Options { package: package.to_string(), manifest: None, release: true, sets: vec![] }
     }
 
     /// An app crate in a directory of its own.
@@ -37,6 +39,7 @@ impl Options {
             package: name.to_string(),
             manifest: Some(std::path::absolute(cargo_toml)?),
             release: true,
+            sets: vec![],
         })
     }
 
@@ -50,14 +53,15 @@ impl Options {
                 }
                 "--manifest-path" => {
                     let path = it.next().context("--manifest-path needs a Cargo.toml")?;
-                    let release = opts.release;
+                    let (release, sets) = (opts.release, std::mem::take(&mut opts.sets));
                     opts = Options::standalone(Path::new(path))?;
-                    opts.release = release;
+                    (opts.release, opts.sets) = (release, sets);
                 }
+                "--set" => opts.sets.push(it.next().context("--set needs KEY=VALUE")?.clone()),
                 "--debug" => opts.release = false,
                 "--release" => opts.release = true,
                 other => {
-                    bail!("unknown option {other:?} (try: -p APP, --manifest-path PATH, --debug)")
+                    bail!("unknown option {other:?} (try: -p APP, --manifest-path PATH, --debug, --set KEY=VALUE)")
                 }
             }
         }
@@ -97,8 +101,10 @@ fn rustflags() -> Vec<String> {
     ]
 }
 
-/// Builds `opts.package` for the PVH target and returns the image.
+/// Builds `opts.package` for the PVH target and returns the image; its manifest and
+/// `opts.sets` are checked first.
 pub fn build(opts: &Options) -> Result<Image> {
+    crate::keys::load(opts)?;
     let dir = opts.manifest.as_ref().map_or_else(util::root, |m| m.parent().unwrap().into());
     util::ensure_target(&dir, TARGET)?;
     let mut cmd = util::cargo();

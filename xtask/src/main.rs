@@ -7,10 +7,12 @@
 
 mod bench;
 mod build;
+mod describe;
 mod e2e;
 mod elf;
 mod fuzz;
 mod interrupt;
+mod keys;
 mod manifest;
 mod new;
 mod qemu;
@@ -27,7 +29,9 @@ const HELP: &str = "\
 cargo xtask <command> [options]
 
 APP is a workspace package (-p NAME, default app-example) or an app crate anywhere
-(--manifest-path PATH/Cargo.toml).
+(--manifest-path PATH/Cargo.toml). build, xl, run and describe take --set KEY=VALUE
+(repeatable): a configuration key's value, checked against the keys before anything is
+built (a boot key goes on the command line, a configure key is fixed in the image).
 
 commands:
   run [-p APP] [--debug] [--forward HOSTPORT:GUESTPORT]... [--no-forward]
@@ -39,6 +43,9 @@ commands:
   xl [-p APP] [--debug]     build APP and write its xl config from its manifest
                             ([package.metadata.unikernel] in its Cargo.toml)
   build [-p APP] [--debug]  build APP (default app-example) into a PVH image and print its path
+  describe [-p APP] [--dot] APP's devices and configuration keys (the runtime's and its own:
+                            type, stage, default, the value the guest gets, doc); --dot: a
+                            Graphviz graph of the app, its devices and the runtime pieces
   bench net|blk|http|lifecycle [--mib N] [--runs N] [--memory MIB]
                             our guest against the Linux PVH guest in one boot of the
                             emulated machine: TCP throughput both ways and HTTP requests/s
@@ -89,6 +96,7 @@ fn run(args: &[String]) -> Result<bool> {
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(&fuzz::Options::parse(rest)?),
         "new" => new::run(rest),
+        "describe" => describe::run(rest),
         "xl" => {
             let opts = build::Options::parse(rest)?;
             let (_, _, file) = run::write_xl(&opts)?;

@@ -21,6 +21,11 @@
 //! path = "state.img"           # relative to the crate; must exist
 //! vdev = "xvda"
 //! mode = "rw"                  # r | rw
+//!
+//! [package.metadata.unikernel.keys.port]   # the app's configuration keys: see keys.rs
+//! type = "u16"
+//! default = 80
+//! doc = "the HTTP port"
 //! ```
 
 use crate::xl::XlConfig;
@@ -54,6 +59,8 @@ pub struct Manifest {
     pub on_crash: String,
     pub networks: Vec<Network>,
     pub disks: Vec<Disk>,
+    /// The app's configuration keys (the runtime's are `devices::config::runtime`).
+    pub keys: devices::config::Schema,
 }
 
 const ACTIONS: &[&str] =
@@ -171,6 +178,7 @@ impl Manifest {
                 "on_crash",
                 "network",
                 "disk",
+                "keys",
             ],
         )?;
         let name = string(m, what, "name")?.unwrap_or_else(|| pkg_name.to_string());
@@ -246,7 +254,26 @@ impl Manifest {
             on_crash: action(m, what, "on_crash", "destroy")?,
             networks,
             disks,
+            keys: crate::keys::from_manifest(m.get("keys"))?,
         })
+    }
+
+    /// The guest's command line (xl's `extra=`): the manifest's `cmdline`, then each
+    /// network's `ip=`/`gw=` (`ip1=`, ... for the second) unless the line has that key.
+    pub fn extra(&self) -> String {
+        let mut words: Vec<String> =
+            self.cmdline.split_ascii_whitespace().map(String::from).collect();
+        for (i, n) in self.networks.iter().enumerate() {
+            let suffix = if i == 0 { String::new() } else { i.to_string() };
+            for (key, v) in [("ip", &n.ip), ("gw", &n.gateway)] {
+                let key = format!("{key}{suffix}");
+                if let Some(v) = v.as_ref().filter(|_| !devices::cmdline::has(&self.cmdline, &key))
+                {
+                    words.push(format!("{key}={v}"));
+                }
+            }
+        }
+        words.join(" ")
     }
 
     /// The xl configuration for this app with its image at `kernel` (made absolute).
@@ -255,19 +282,12 @@ impl Manifest {
         let mut c = XlConfig::new(&self.name, &kernel.to_string_lossy());
         c.memory_mib = self.memory_mib;
         c.vcpus = self.vcpus;
-        let mut extra = self.cmdline.clone();
-        for (i, n) in self.networks.iter().enumerate() {
+        for n in &self.networks {
             let mut vif = format!("bridge={}", n.bridge);
             if let Some(mac) = &n.mac {
                 vif += &format!(",mac={mac}");
             }
             c.vifs.push(vif);
-            let suffix = if i == 0 { String::new() } else { i.to_string() };
-            for (key, v) in [("ip", &n.ip), ("gw", &n.gateway)] {
-                if let Some(v) = v {
-                    extra = format!("{extra} {key}{suffix}={v}").trim().to_string();
-                }
-            }
         }
         for d in &self.disks {
             let mode = if d.writable { "w" } else { "r" };
@@ -277,7 +297,7 @@ impl Manifest {
                 d.path.display()
             ));
         }
-        c.extra = extra;
+        c.extra = self.extra();
         c.on_poweroff = self.on_poweroff.clone();
         c.on_reboot = self.on_reboot.clone();
         c.on_crash = self.on_crash.clone();
