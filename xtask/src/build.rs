@@ -104,7 +104,7 @@ fn rustflags() -> Vec<String> {
 /// Builds `opts.package` for the PVH target and returns the image; its manifest and
 /// `opts.sets` are checked first.
 pub fn build(opts: &Options) -> Result<Image> {
-    crate::keys::load(opts)?;
+    let manifest = crate::keys::load(opts)?;
     let dir = opts.manifest.as_ref().map_or_else(util::root, |m| m.parent().unwrap().into());
     util::ensure_target(&dir, TARGET)?;
     let mut cmd = util::cargo();
@@ -120,6 +120,8 @@ pub fn build(opts: &Options) -> Result<Image> {
     // CARGO_ENCODED_RUSTFLAGS applies to the target only (build scripts keep theirs) and wins
     // over a RUSTFLAGS the user may have set.
     cmd.env("CARGO_ENCODED_RUSTFLAGS", rustflags().join("\x1f")).env_remove("RUSTFLAGS");
+    // The app's keys (configure-time values fixed) for kernel::main!'s schema note.
+    cmd.env("UNIKERNEL_APP_KEYS", manifest.keys.encode());
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut child = cmd.spawn().context("could not run cargo")?;
     let mut path = None;

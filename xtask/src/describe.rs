@@ -2,17 +2,25 @@
 //! from its manifest: the domain, its devices, and every configuration key (the runtime's
 //! and the app's) with its type, stage, default, the value the guest would get and its doc;
 //! secrets show `<secret>`. `--dot` prints the app, its devices and the runtime pieces they
-//! bring in as a Graphviz graph.
+//! bring in as a Graphviz graph. `--image PATH` lists the keys a built image carries in its
+//! schema notes (kernel/src/xen/elfnote.rs) instead, whatever the manifest says now.
 
 use crate::build::Options;
 use crate::keys;
 use crate::manifest::Manifest;
-use anyhow::Result;
-use devices::config::{Presence, Schema};
+use anyhow::{bail, Context, Result};
+use devices::config::{Config, Presence, Schema};
 use std::fmt::Write;
 
-/// The command: `args` are build's options (`-p`, `--manifest-path`, `--set`) and `--dot`.
+/// The command: `args` are build's options (`-p`, `--manifest-path`, `--set`) and `--dot`,
+/// or `--image PATH`.
 pub fn run(args: &[String]) -> Result<bool> {
+    if let Some(i) = args.iter().position(|a| a == "--image") {
+        let path = args.get(i + 1).context("--image needs the path of a built image")?;
+        let bytes = std::fs::read(path).with_context(|| format!("reading {path}"))?;
+        print!("{}", image_text(&bytes).with_context(|| path.clone())?);
+        return Ok(true);
+    }
     let dot = args.iter().any(|a| a == "--dot");
     let rest: Vec<String> = args.iter().filter(|a| *a != "--dot").cloned().collect();
     let manifest = keys::load(&Options::parse(&rest)?)?;
@@ -78,15 +86,25 @@ pub fn text(m: &Manifest) -> Result<String> {
         out += &table(&rows, "  ");
     }
     out += "\nkeys:\n";
-    // Names given on the line for a second, third... device (`ip1=`) get rows of their own.
-    let line = m.extra();
-    let extra_names: Vec<&str> = line
+    out += &keys_table(&schema, Some((&current, &m.extra())));
+    Ok(out)
+}
+
+/// Every key by section; with the guest's configuration and command line, a VALUE column
+/// and rows for a second, third... device's names the line gives (`ip1=`).
+fn keys_table(schema: &Schema, current: Option<(&Config, &str)>) -> String {
+    let extra_names: Vec<&str> = current
+        .map(|(_, line)| line)
+        .unwrap_or("")
         .split_ascii_whitespace()
         .map(|w| w.split_once('=').map_or(w, |(k, _)| k))
         .filter(|n| schema.resolve(n).is_some_and(|(_, i)| i > 0))
         .collect();
-    let mut rows =
-        vec![["KEY", "TYPE", "STAGE", "DEFAULT", "VALUE", "DOC"].map(String::from).to_vec()];
+    let mut header = vec!["KEY", "TYPE", "STAGE", "DEFAULT", "VALUE", "DOC"];
+    if current.is_none() {
+        header.remove(4);
+    }
+    let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
     for section in schema.sections() {
         rows.push(vec![format!("{section}:")]);
         for k in schema.keys.iter().filter(|k| k.section == section) {
@@ -96,29 +114,45 @@ pub fn text(m: &Manifest) -> Result<String> {
                 Presence::Required => "(required)".into(),
                 Presence::Optional => none(),
             };
-            let value_of = |name: &str| current.get(name).map_or_else(none, |v| v.to_string());
-            rows.push(vec![
-                format!("  {}", k.name),
-                k.ty.short(),
-                k.stage.name().into(),
-                default.clone(),
-                value_of(&k.name),
-                k.doc.clone(),
-            ]);
-            for name in extra_names.iter().filter(|n| schema.resolve(n).unwrap().0.name == k.name) {
-                rows.push(vec![
-                    format!("  {name}"),
-                    k.ty.short(),
-                    k.stage.name().into(),
-                    default.clone(),
-                    value_of(name),
-                    String::new(),
-                ]);
+            let names = std::iter::once(k.name.as_str()).chain(
+                extra_names.iter().copied().filter(|n| schema.resolve(n).unwrap().0.name == k.name),
+            );
+            for name in names {
+                let mut row =
+                    vec![format!("  {name}"), k.ty.short(), k.stage.name().into(), default.clone()];
+                if let Some((c, _)) = current {
+                    row.push(c.get(name).map_or_else(none, |v| v.to_string()));
+                }
+                row.push(if name == k.name { k.doc.clone() } else { String::new() });
+                rows.push(row);
             }
         }
     }
-    out += &table(&rows, "  ");
-    Ok(out)
+    table(&rows, "  ")
+}
+
+/// The keys a built image carries: its runtime's and its app's schema notes.
+pub fn image_schema(elf: &[u8]) -> Result<Schema> {
+    let mut schema = Schema::default();
+    let mut found = 0;
+    for (name, kind, desc) in crate::elf::notes(elf)? {
+        if name != "Unikernel" || !(1..=2).contains(&kind) {
+            continue;
+        }
+        let text = std::str::from_utf8(&desc).context("a schema note is not UTF-8")?;
+        let part = Schema::decode(text).map_err(|e| anyhow::anyhow!("schema note {kind}: {e}"))?;
+        schema.extend(part).map_err(|e| anyhow::anyhow!("{e}"))?;
+        found += 1;
+    }
+    if found == 0 {
+        bail!("no schema notes (Unikernel, types 1 and 2): built before issue 15, or not ours");
+    }
+    Ok(schema)
+}
+
+/// The listing of a built image's keys.
+pub fn image_text(elf: &[u8]) -> Result<String> {
+    Ok(format!("keys:\n{}", keys_table(&image_schema(elf)?, None)))
 }
 
 /// A double-quoted Graphviz ID.
@@ -269,6 +303,58 @@ mod tests {
         let g = graph(&m).unwrap();
         assert!(g.contains("\"netfront\" -> \"vif1\";"), "{g}");
         assert!(!g.contains("hunter2"));
+    }
+
+    /// An ELF64 header and one PT_NOTE segment holding `notes`.
+    fn elf_with_notes(notes: &[(&str, u32, &[u8])]) -> Vec<u8> {
+        let mut b = vec![0u8; 0x40 + 0x38];
+        b[..6].copy_from_slice(b"\x7fELF\x02\x01");
+        b[0x20..0x28].copy_from_slice(&0x40u64.to_le_bytes());
+        b[0x36..0x38].copy_from_slice(&0x38u16.to_le_bytes());
+        b[0x38..0x3a].copy_from_slice(&1u16.to_le_bytes());
+        let mut n = Vec::new();
+        for (name, kind, desc) in notes {
+            let name = format!("{name}\0");
+            for v in [name.len() as u32, desc.len() as u32, *kind] {
+                n.extend_from_slice(&v.to_le_bytes());
+            }
+            n.extend_from_slice(name.as_bytes());
+            n.resize(n.len().next_multiple_of(4), 0);
+            n.extend_from_slice(desc);
+            n.resize(n.len().next_multiple_of(4), 0);
+        }
+        let off = b.len() as u64;
+        b[0x40..0x44].copy_from_slice(&crate::elf::PT_NOTE.to_le_bytes());
+        b[0x48..0x50].copy_from_slice(&off.to_le_bytes());
+        b[0x60..0x68].copy_from_slice(&(n.len() as u64).to_le_bytes());
+        b.extend_from_slice(&n);
+        b
+    }
+
+    #[test]
+    fn an_image_lists_the_keys_of_its_notes() {
+        let m = Manifest::parse(
+            "[package]\nname = \"demo\"\n[package.metadata.unikernel.keys.port]\n\
+             type = \"u16\"\ndefault = 80\ndoc = \"the port\"\n",
+            Path::new("."),
+        )
+        .unwrap();
+        let app = m.keys.encode();
+        let runtime = devices::config::runtime::KEYS;
+        let elf = elf_with_notes(&[
+            ("Xen", 0x12, &[0, 0, 0x10, 0]),
+            ("Unikernel", 2, app.as_bytes()),
+            ("Unikernel", 1, runtime.as_bytes()),
+        ]);
+        let s = image_schema(&elf).unwrap();
+        assert_eq!(s.sections(), ["app", "network", "logging", "runtime"]);
+        let t = image_text(&elf).unwrap();
+        let words = |l: &str| l.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(t.lines().any(|l| words(l) == "port u16 boot 80 the port"), "{t}");
+        let e = image_schema(&elf_with_notes(&[("Xen", 0x12, &[0; 4])])).unwrap_err();
+        assert!(e.to_string().contains("no schema notes"));
+        let bad = elf_with_notes(&[("Unikernel", 1, b"unikernel-keys 1\napp.x type=u17\n")]);
+        assert!(format!("{:#}", image_schema(&bad).unwrap_err()).contains("u17"));
     }
 
     #[test]

@@ -46,6 +46,7 @@ commands:
   describe [-p APP] [--dot] APP's devices and configuration keys (the runtime's and its own:
                             type, stage, default, the value the guest gets, doc); --dot: a
                             Graphviz graph of the app, its devices and the runtime pieces
+  describe --image PATH     the keys a built image carries (its schema notes)
   bench net|blk|http|lifecycle [--mib N] [--runs N] [--memory MIB]
                             our guest against the Linux PVH guest in one boot of the
                             emulated machine: TCP throughput both ways and HTTP requests/s
