@@ -14,6 +14,7 @@ extern crate std;
 pub mod blkfront;
 pub mod byte_ring;
 pub mod cmdline;
+pub mod config;
 pub mod console_ring;
 pub mod gnttab;
 pub mod le;
@@ -47,6 +48,9 @@ mod tests {
             message(crate::blkfront::BlkError::Io(-1)),
             message(crate::blkfront::ProtocolError::BadId(3)),
             message(crate::blkfront::GeometryError::NotANumber(node)),
+            message(crate::config::SchemaError { key: "app.x".into(), what: "no type".into() }),
+            message(crate::config::KeyError::Repeated { key: "x".into() }),
+            message(crate::config::CmdlineError::Help),
         ];
         assert!(messages.iter().all(|m| !m.is_empty()), "{messages:?}");
         assert_eq!(messages[9], "backend node sector-size is not a decimal number in range");

@@ -92,5 +92,18 @@ macro_rules! main {
         pub fn __kernel_app_main() -> $crate::AppMain {
             $crate::__Box::pin($main())
         }
+
+        /// The app's configuration keys, from its manifest, for the host tool to read back.
+        const __KERNEL_APP_KEYS: &str = match option_env!("UNIKERNEL_APP_KEYS") {
+            Some(keys) => keys,
+            None => "",
+        };
+        #[doc(hidden)]
+        #[allow(unsafe_code)] // link_section: the note goes in the image's PT_NOTE segment
+        #[used]
+        #[link_section = ".note.unikernel"]
+        static __KERNEL_APP_KEYS_NOTE: $crate::xen::elfnote::Note<
+            { $crate::xen::elfnote::padded_len(__KERNEL_APP_KEYS) },
+        > = $crate::xen::elfnote::Note::new($crate::xen::elfnote::APP_KEYS, __KERNEL_APP_KEYS);
     };
 }

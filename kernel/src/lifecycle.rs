@@ -72,14 +72,16 @@ pub fn pending() -> Option<Request> {
     STATE.lock().request
 }
 
-/// `shutdown_grace=SECONDS` from the command line.
+/// `shutdown_grace=DURATION` from the command line (`30`, `30s`, `1m30s`: the key's type in
+/// `devices::config::runtime`).
 fn grace() -> Duration {
+    use devices::config::{Type, Value};
     match devices::cmdline::get(crate::cmdline(), "shutdown_grace") {
         None => DEFAULT_GRACE,
-        Some(v) => match v.parse::<u64>() {
-            Ok(s) => Duration::from_secs(s),
-            Err(_) => {
-                log::warn!("shutdown_grace={v}: not a number of seconds; using 10");
+        Some(v) => match Type::Duration.parse(v) {
+            Ok(Value::Duration(d)) => d,
+            _ => {
+                log::warn!("shutdown_grace={v}: not a duration (like 10s); using 10s");
                 DEFAULT_GRACE
             }
         },

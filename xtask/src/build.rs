@@ -15,11 +15,13 @@ pub struct Options {
     /// An app crate outside the workspace, by its Cargo.toml.
     pub manifest: Option<PathBuf>,
     pub release: bool,
+    /// `--set KEY=VALUE`, checked by `keys::apply`.
+    pub sets: Vec<String>,
 }
 
 impl Options {
     pub fn new(package: &str) -> Self {
-        Options { package: package.to_string(), manifest: None, release: true }
+        Options { package: package.to_string(), manifest: None, release: true, sets: vec![] }
     }
 
     /// An app crate in a directory of its own.
@@ -37,6 +39,7 @@ impl Options {
             package: name.to_string(),
             manifest: Some(std::path::absolute(cargo_toml)?),
             release: true,
+            sets: vec![],
         })
     }
 }
@@ -73,8 +76,10 @@ fn rustflags() -> Vec<String> {
     ]
 }
 
-/// Builds `opts.package` for the PVH target and returns the image.
+/// Builds `opts.package` for the PVH target and returns the image; its manifest and
+/// `opts.sets` are checked first.
 pub fn build(opts: &Options) -> Result<Image> {
+    let manifest = crate::keys::load(opts)?;
     let dir = opts.manifest.as_ref().map_or_else(util::root, |m| m.parent().unwrap().into());
     util::ensure_target(&dir, TARGET)?;
     let mut cmd = util::cargo();
@@ -90,6 +95,8 @@ pub fn build(opts: &Options) -> Result<Image> {
     // CARGO_ENCODED_RUSTFLAGS applies to the target only (build scripts keep theirs) and wins
     // over a RUSTFLAGS the user may have set.
     cmd.env("CARGO_ENCODED_RUSTFLAGS", rustflags().join("\x1f")).env_remove("RUSTFLAGS");
+    // The app's keys (configure-time values fixed) for kernel::main!'s schema note.
+    cmd.env("UNIKERNEL_APP_KEYS", manifest.keys.encode());
     cmd.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut child = cmd.spawn().context("could not run cargo")?;
     let mut path = None;

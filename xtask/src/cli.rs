@@ -12,7 +12,9 @@ pub const HELP: &str = "\
 cargo xtask <command> [options]
 
 APP is a workspace package (-p NAME, default app-example) or an app crate anywhere
-(--manifest-path PATH/Cargo.toml).
+(--manifest-path PATH/Cargo.toml). build, xl, run and describe take --set KEY=VALUE
+(repeatable): a configuration key's value, checked against the keys before anything is
+built (a boot key goes on the command line, a configure key is fixed in the image).
 
 commands:
   run [-p APP] [--debug] [--forward HOSTPORT:GUESTPORT]... [--no-forward]
@@ -24,6 +26,10 @@ commands:
   xl [-p APP] [--debug]     build APP and write its xl config from its manifest
                             ([package.metadata.unikernel] in its Cargo.toml)
   build [-p APP] [--debug]  build APP (default app-example) into a PVH image and print its path
+  describe [-p APP] [--dot] APP's devices and configuration keys (the runtime's and its own:
+                            type, stage, default, the value the guest gets, doc); --dot: a
+                            Graphviz graph of the app, its devices and the runtime pieces
+  describe --image PATH     the keys a built image carries (its schema notes)
   bench net|blk|http|lifecycle [--mib N] [--runs N] [--memory MIB]
                             our guest against the Linux PVH guest in one boot of the
                             emulated machine: TCP throughput both ways and HTTP requests/s
@@ -63,6 +69,9 @@ pub enum Command {
     Xl(AppArgs),
     /// Build APP into a PVH image and print its path and size
     Build(AppArgs),
+    /// APP's devices and configuration keys (the runtime's and its own: type, stage,
+    /// default, the value the guest gets, doc), or the keys a built image carries
+    Describe(DescribeArgs),
     /// Our guest against the Linux PVH guest in one boot of the emulated machine; medians
     /// of the runs, ratios in target/bench/
     #[command(subcommand)]
@@ -77,15 +86,38 @@ pub enum Command {
     Rig(Rig),
 }
 
-/// Which app: a workspace package or a crate anywhere.
+/// Which app: a workspace package or a crate anywhere, and its keys' values.
 #[derive(Debug, Clone, Args)]
-pub struct AppArgs {
+pub struct App {
     /// A workspace package [default: app-example]
     #[arg(short, long, value_name = "APP", conflicts_with = "manifest_path")]
     pub package: Option<String>,
     /// An app crate anywhere (as made by `cargo xtask new`)
     #[arg(long, value_name = "PATH/Cargo.toml")]
     pub manifest_path: Option<PathBuf>,
+    /// A configuration key's value, checked against the runtime's and the app's keys
+    /// before anything is built: a boot key's replaces the manifest's on the command line,
+    /// a configure key's is fixed in the image; repeatable
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub sets: Vec<String>,
+}
+
+impl App {
+    pub fn options(&self) -> Result<build::Options> {
+        let mut o = match &self.manifest_path {
+            Some(m) => build::Options::standalone(m)?,
+            None => build::Options::new(self.package.as_deref().unwrap_or("app-example")),
+        };
+        o.sets = self.sets.clone();
+        Ok(o)
+    }
+}
+
+/// An app to build: which, and how.
+#[derive(Debug, Clone, Args)]
+pub struct AppArgs {
+    #[command(flatten)]
+    pub app: App,
     /// A debug build instead of the release build
     #[arg(long, overrides_with = "release")]
     pub debug: bool,
@@ -96,13 +128,22 @@ pub struct AppArgs {
 
 impl AppArgs {
     pub fn options(&self) -> Result<build::Options> {
-        let mut o = match &self.manifest_path {
-            Some(m) => build::Options::standalone(m)?,
-            None => build::Options::new(self.package.as_deref().unwrap_or("app-example")),
-        };
+        let mut o = self.app.options()?;
         o.release = !self.debug;
         Ok(o)
     }
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    #[command(flatten)]
+    pub app: App,
+    /// A Graphviz graph of the app, its devices and the runtime pieces they bring in
+    #[arg(long)]
+    pub dot: bool,
+    /// The keys a built image carries (its schema notes) instead of the manifest's
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["package", "manifest_path", "sets", "dot"])]
+    pub image: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -312,6 +353,52 @@ mod tests {
         assert_eq!(kind("build -p"), InvalidValue);
         assert_eq!(kind("build --fast"), UnknownArgument);
         assert_eq!(kind("build extra"), UnknownArgument);
+    }
+
+    #[test]
+    fn sets_are_kept_in_order_wherever_they_are() {
+        let toml = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        for line in [
+            format!("build --set a=1 --manifest-path {toml} --set b=2"),
+            format!("xl --manifest-path {toml} --set a=1 --set b=2"),
+            format!("run --set a=1 --set b=2 --manifest-path {toml} --no-forward"),
+            format!("describe --set a=1 --manifest-path {toml} --set b=2"),
+        ] {
+            let o = match command(&line) {
+                Command::Build(a) | Command::Xl(a) => a.options(),
+                Command::Run(r) => r.app.options(),
+                Command::Describe(d) => d.app.options(),
+                other => panic!("{other:?}"),
+            }
+            .unwrap();
+            assert_eq!((o.package.as_str(), o.sets), ("xtask", vec!["a=1".into(), "b=2".into()]));
+        }
+        let Command::Build(a) = command("build") else { panic!() };
+        assert!(a.options().unwrap().sets.is_empty());
+        assert_eq!(kind("build --set"), clap::error::ErrorKind::InvalidValue);
+    }
+
+    #[test]
+    fn describe_options() {
+        let Command::Describe(d) = command("describe -p testapp --set log=debug --dot") else {
+            panic!()
+        };
+        assert!(d.dot && d.image.is_none());
+        let o = d.app.options().unwrap();
+        assert_eq!((o.package.as_str(), o.sets), ("testapp", vec!["log=debug".into()]));
+        let Command::Describe(d) = command("describe --image target/x") else { panic!() };
+        assert_eq!(d.image, Some(PathBuf::from("target/x")));
+        assert!(!d.dot);
+        use clap::error::ErrorKind::*;
+        for bad in [
+            "describe --image x -p testapp",
+            "describe --image x --dot",
+            "describe --image x --set log=debug",
+        ] {
+            assert_eq!(kind(bad), ArgumentConflict, "{bad}");
+        }
+        assert_eq!(kind("describe --image"), InvalidValue);
+        assert_eq!(kind("describe --debug"), UnknownArgument);
     }
 
     #[test]

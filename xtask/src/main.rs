@@ -4,10 +4,12 @@
 mod bench;
 mod build;
 mod cli;
+mod describe;
 mod e2e;
 mod elf;
 mod fuzz;
 mod interrupt;
+mod keys;
 mod manifest;
 mod new;
 mod qemu;
@@ -54,6 +56,10 @@ fn run(cli: Cli) -> Result<bool> {
         }
         Command::Fuzz(f) => fuzz::run(&f.options()),
         Command::New(n) => new::run(&n.name, &n.dir),
+        Command::Describe(d) => match &d.image {
+            Some(image) => describe::image(image),
+            None => describe::app(&d.app.options()?, d.dot),
+        },
         Command::Xl(app) => {
             let (_, _, file) = run::write_xl(&app.options()?)?;
             println!("{}", file.display());

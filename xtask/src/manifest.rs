@@ -21,6 +21,11 @@
 //! path = "state.img"           # relative to the crate; must exist
 //! vdev = "xvda"
 //! mode = "rw"                  # r | rw
+//!
+//! [package.metadata.unikernel.keys.port]   # the app's configuration keys: see keys.rs
+//! type = "u16"
+//! default = 80
+//! doc = "the HTTP port"
 //! ```
 
 use anyhow::{bail, Context, Result};
@@ -54,6 +59,8 @@ pub struct Manifest {
     pub on_crash: Action,
     pub networks: Vec<Network>,
     pub disks: Vec<Disk>,
+    /// The app's configuration keys (the runtime's are `devices::config::runtime`).
+    pub keys: devices::config::Schema,
 }
 
 /// Checks a table's keys against `allowed`; names the first unknown one.
@@ -166,6 +173,7 @@ impl Manifest {
                 "on_crash",
                 "network",
                 "disk",
+                "keys",
             ],
         )?;
         let name = match typed(m, what, "name")? {
@@ -222,7 +230,26 @@ impl Manifest {
             on_crash: action(m, what, "on_crash", Action::Destroy)?,
             networks,
             disks,
+            keys: crate::keys::from_manifest(m.get("keys"))?,
         })
+    }
+
+    /// The guest's command line (xl's `extra=`): the manifest's `cmdline`, then each
+    /// network's `ip=`/`gw=` (`ip1=`, ... for the second) unless the line has that key.
+    pub fn extra(&self) -> String {
+        let mut words: Vec<String> =
+            self.cmdline.split_ascii_whitespace().map(String::from).collect();
+        for (i, n) in self.networks.iter().enumerate() {
+            let suffix = if i == 0 { String::new() } else { i.to_string() };
+            for (key, v) in [("ip", &n.ip), ("gw", &n.gateway)] {
+                let key = format!("{key}{suffix}");
+                if let Some(v) = v.as_ref().filter(|_| !devices::cmdline::has(&self.cmdline, &key))
+                {
+                    words.push(format!("{key}={v}"));
+                }
+            }
+        }
+        words.join(" ")
     }
 
     /// The guest this app is, with its image at `kernel` (made absolute).
@@ -231,22 +258,15 @@ impl Manifest {
         let mut d = crate::xl::domain(self.name.clone(), &kernel.to_string_lossy());
         d.memory_mib = self.memory_mib;
         d.vcpus = self.vcpus;
-        let mut extra = self.cmdline.clone();
-        for (i, n) in self.networks.iter().enumerate() {
+        for n in &self.networks {
             d.vifs.push(Vif { mac: n.mac, ..Vif::bridged(n.bridge.clone()) });
-            let suffix = if i == 0 { String::new() } else { i.to_string() };
-            for (key, v) in [("ip", &n.ip), ("gw", &n.gateway)] {
-                if let Some(v) = v {
-                    extra = format!("{extra} {key}{suffix}={v}").trim().to_string();
-                }
-            }
         }
         for disk in &self.disks {
             let mut x = xen_domain::Disk::new(&disk.path.to_string_lossy(), disk.vdev.clone())?;
             x.access = if disk.writable { Access::ReadWrite } else { Access::ReadOnly };
             d.disks.push(x);
         }
-        d.extra = extra;
+        d.extra = self.extra();
         d.on_poweroff = self.on_poweroff;
         d.on_reboot = self.on_reboot;
         d.on_crash = self.on_crash;

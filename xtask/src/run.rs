@@ -20,7 +20,7 @@ fn xen_host() -> bool {
 
 /// Builds the app and writes its xl file (from its manifest) beside the image.
 pub fn write_xl(opts: &Options) -> Result<(Manifest, build::Image, std::path::PathBuf)> {
-    let manifest = Manifest::load(&build::manifest_path(opts)?)?;
+    let manifest = crate::keys::load(opts)?;
     let image = build::build(opts)?;
     let file = image.path.with_extension("xl");
     std::fs::write(&file, manifest.xl_text(&image.path)?)?;

@@ -96,7 +96,8 @@ pub fn parse(cmdline: &str, index: usize) -> Result<Config, BadKey> {
         None => None,
     };
     let mut dns = Vec::new();
-    if let Some(v) = key(cmdline, "dns", index) {
+    // `dns=` is an empty list, as the key's type (`devices::config::runtime`) reads it.
+    if let Some(v) = key(cmdline, "dns", index).filter(|v| !v.is_empty()) {
         for a in v.split(',') {
             dns.push(a.parse().map_err(|_| bad("dns", v))?);
         }
@@ -143,6 +144,7 @@ mod tests {
             }
         );
         assert_eq!(c.dns.len(), 2);
+        assert!(parse("dns=", 0).unwrap().dns.is_empty());
         let c1 = parse("ip=10.0.0.10/24 ip1=192.168.1.2/16", 1).unwrap();
         assert_eq!(
             c1.v4,

@@ -6,6 +6,9 @@
 //! [`GrantedPage`](crate::grant::GrantedPage), never through raw hypercalls or addresses.
 
 pub mod abi;
+#[cfg(target_os = "none")]
+#[doc(hidden)]
+pub mod elfnote;
 #[cfg(any(test, target_os = "none"))]
 #[cfg_attr(not(target_os = "none"), allow(dead_code))]
 mod error;
