@@ -51,12 +51,16 @@ pub(crate) fn start(info: Result<BootInfo, xen::Error>, app_main: fn() -> crate:
                 }
                 Err(e) => log::error!("xenstore unavailable: {e}"),
             }
+            #[cfg(feature = "net")]
             executor::spawn(crate::net::start());
+            #[cfg(feature = "block")]
             executor::spawn(crate::block::start());
             log::info!("Xen {major}.{minor}, PVH guest; heap {} MiB", heap >> 20);
         }
         None => {
+            #[cfg(feature = "net")]
             crate::net::no_network();
+            #[cfg(feature = "block")]
             crate::block::set_ready();
             log::info!("no Xen found: plain PVH boot; heap {} MiB", heap >> 20)
         }

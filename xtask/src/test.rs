@@ -121,6 +121,33 @@ const LINTS: &[(&str, &[&str], bool)] = &[
         ],
         true,
     ),
+    // The runtime as apps with fewer drivers build it (`net` and `block` are features).
+    (
+        "clippy-guest-no-drivers",
+        &["clippy", "--target", build::TARGET, "-p", "kernel", "--", "-D", "warnings"],
+        true,
+    ),
+    (
+        "clippy-guest-net-only",
+        &["clippy", "--target", build::TARGET, "-p", "kernel", "-F", "net", "--", "-D", "warnings"],
+        true,
+    ),
+    (
+        "clippy-guest-block-only",
+        &[
+            "clippy",
+            "--target",
+            build::TARGET,
+            "-p",
+            "kernel",
+            "-F",
+            "block",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        true,
+    ),
 ];
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(60);

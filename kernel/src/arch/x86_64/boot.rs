@@ -15,6 +15,23 @@ core::arch::global_asm!(
     options(att_syntax)
 );
 
+// What the image is, for the tools (no loader reads it): a note named "unikernel", type 1,
+// whose descriptor is the drivers built in (`crate::DRIVERS`). `cargo xtask build` checks it
+// against the app's manifest; the linker script keeps it in the PT_NOTE segment.
+core::arch::global_asm!(
+    ".pushsection .note.unikernel, \"a\", @note",
+    ".balign 4",
+    ".long 10", // namesz: "unikernel\0"
+    ".long 4",  // descsz
+    ".long 1",  // type: drivers
+    ".asciz \"unikernel\"",
+    ".balign 4",
+    ".long {drivers}",
+    ".popsection",
+    drivers = const crate::DRIVERS,
+    options(att_syntax)
+);
+
 /// The TSC at the first instruction of the image.
 pub fn boot_tsc() -> u64 {
     BOOT_TSC.load(Ordering::Relaxed)
