@@ -29,6 +29,8 @@ version = "0.1.0"
 edition = "2021"
 
 [dependencies]
+# The runtime's drivers are features: `features = ["net"]` for kernel::net (netfront, smoltcp),
+# "block" for kernel::block (blkfront); an image has only those its app enables.
 kernel = {{ path = "{}" }}
 
 # How the app runs as a Xen guest (see the runtime's README).
