@@ -2,12 +2,22 @@
 //! [`main!`], and is built by `cargo xtask build` into one ELF image that boots as a Xen PVH
 //! guest (or under plain QEMU, for quick tests without Xen).
 //!
+//! Drivers are cargo features the app enables: `net` (netfront and smoltcp: [`net`]) and
+//! `block` (blkfront: [`block`]). An image has only the drivers its app asked for; the image
+//! says which in its `unikernel` ELF note, and `cargo xtask build` refuses an app whose
+//! manifest declares a network or a disk without the driver for it.
+//!
 //! `unsafe` is confined to `arch`, `xen` and `mm`; the rest of the crate denies it.
 
 #![cfg_attr(not(test), no_std)]
 #![deny(unsafe_code)]
 
 extern crate alloc;
+
+/// The drivers in this build, which the image's `unikernel` ELF note (`arch/x86_64/boot.rs`)
+/// tells `cargo xtask`: bit 0 `net`, bit 1 `block`.
+#[cfg(target_os = "none")]
+const DRIVERS: u32 = cfg!(feature = "net") as u32 | (cfg!(feature = "block") as u32) << 1;
 
 #[cfg(target_os = "none")]
 #[allow(unsafe_code)]
@@ -32,7 +42,10 @@ pub mod grant {
     }
 }
 
+// Two attributes, not `all(..)`: rustc then tells an app that uses a module its build left
+// out that "the item is gated behind the `block` feature".
 #[cfg(target_os = "none")]
+#[cfg(feature = "block")]
 pub mod block;
 #[cfg(target_os = "none")]
 pub mod console;
@@ -42,14 +55,17 @@ mod executor;
 pub mod lifecycle;
 #[cfg(target_os = "none")]
 mod logger;
-/// On the host only its pure parts (the SYN gate) are compiled, for their tests.
-#[cfg(any(test, target_os = "none"))]
+#[cfg(target_os = "none")]
+#[cfg(feature = "net")]
 pub mod net;
+/// On the host only its pure parts (the SYN gate) are compiled, for their tests.
+#[cfg(test)]
+mod net;
 #[cfg(target_os = "none")]
 mod runtime;
 #[cfg(target_os = "none")]
 pub mod time;
-#[cfg(target_os = "none")]
+#[cfg(all(target_os = "none", any(feature = "net", feature = "block")))]
 mod xenbus;
 #[cfg(target_os = "none")]
 pub mod xenstore;

@@ -143,13 +143,16 @@ async fn advertise() {
 /// xenstore ring and the watches; each vif and disk then connects to its new backend in
 /// its own task and sends again what was in flight.
 async fn suspend() {
+    #[cfg(feature = "block")]
     crate::block::pause_all();
     if time::timeout(Duration::from_secs(5), xenstore::quiesce()).await.is_err() {
         log::error!("suspend: xenstore requests still unanswered after 5 s; not suspending");
         xenstore::unpause();
+        #[cfg(feature = "block")]
         crate::block::unpause_all();
         return;
     }
+    #[cfg(feature = "block")]
     crate::block::settle_all();
     // The free heap goes back to Xen for the suspend: the save copies what is in use only.
     let released = crate::mm::balloon::release();
@@ -160,6 +163,7 @@ async fn suspend() {
     match resumed {
         Ok(crate::xen::Resumed::NewDomain) => {
             // Before any other task runs: the vifs' old connections are unusable.
+            #[cfg(feature = "net")]
             crate::net::forget_connections();
             let watches = match xenstore::resume() {
                 Ok(w) => w,
@@ -177,11 +181,13 @@ async fn suspend() {
             CANCELLED.fetch_add(1, Ordering::Relaxed);
             log::info!("suspend cancelled: resuming in place");
             xenstore::unpause();
+            #[cfg(feature = "block")]
             crate::block::unpause_all();
         }
         Err(e) => {
             log::error!("SCHEDOP_shutdown(suspend) refused: {e}; going on");
             xenstore::unpause();
+            #[cfg(feature = "block")]
             crate::block::unpause_all();
         }
     }
@@ -199,6 +205,7 @@ pub fn resumes() -> u64 {
 
 /// A device connected to a backend again (after a resume, or after its backend closed
 /// and came back).
+#[cfg(any(feature = "net", feature = "block"))]
 pub(crate) fn count_reconnect() {
     RECONNECTS.fetch_add(1, Ordering::Relaxed);
 }

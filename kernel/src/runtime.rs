@@ -48,15 +48,21 @@ pub(crate) fn start(info: Result<BootInfo, xen::Error>, app_main: fn() -> crate:
                 Ok(reader) => {
                     executor::spawn(reader);
                     executor::spawn(lifecycle::watch_control());
+                    #[cfg(not(all(feature = "net", feature = "block")))]
+                    executor::spawn(driverless_devices());
                 }
                 Err(e) => log::error!("xenstore unavailable: {e}"),
             }
+            #[cfg(feature = "net")]
             executor::spawn(crate::net::start());
+            #[cfg(feature = "block")]
             executor::spawn(crate::block::start());
             log::info!("Xen {major}.{minor}, PVH guest; heap {} MiB", heap >> 20);
         }
         None => {
+            #[cfg(feature = "net")]
             crate::net::no_network();
+            #[cfg(feature = "block")]
             crate::block::set_ready();
             log::info!("no Xen found: plain PVH boot; heap {} MiB", heap >> 20)
         }
@@ -77,6 +83,22 @@ pub(crate) fn start(info: Result<BootInfo, xen::Error>, app_main: fn() -> crate:
     }
     log::info!("main returned: powering off");
     shutdown(ShutdownReason::Poweroff)
+}
+
+/// Says which devices the toolstack attached that this image has no driver for (an xl file
+/// that disagrees with the app's manifest): they are never connected.
+#[cfg(not(all(feature = "net", feature = "block")))]
+async fn driverless_devices() {
+    let kinds = [("vif", "net", cfg!(feature = "net")), ("vbd", "block", cfg!(feature = "block"))];
+    for (kind, feature, driver) in kinds {
+        if driver {
+            continue;
+        }
+        let ids = crate::xenstore::directory(&alloc::format!("device/{kind}")).await;
+        if let Some(n @ 1..) = ids.ok().map(|ids| ids.len()) {
+            log::warn!("{n} {kind}(s) attached, but the image has no {kind} driver (kernel feature `{feature}`): not used");
+        }
+    }
 }
 
 /// The executor's platform under Xen: the runtime's timers, and the vCPU blocked in Xen

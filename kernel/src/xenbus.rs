@@ -8,6 +8,7 @@ use crate::xenstore::{self, XenstoreError};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+#[cfg(feature = "block")]
 use devices::blkfront::GeometryError;
 pub use devices::xenbus::State;
 
@@ -27,6 +28,7 @@ pub enum Error {
         value: String,
     },
     /// The backend's disk geometry nodes are unusable (at the backend's path).
+    #[cfg(feature = "block")]
     Geometry {
         backend: String,
         error: GeometryError,
@@ -59,6 +61,7 @@ impl core::fmt::Display for Error {
             Error::Grant(e) => write!(f, "granting pages to the backend failed: {e}"),
             Error::BackendState(s) => write!(f, "backend went to state {s:?} ({})", *s as u8),
             Error::BadNode { path, value } => write!(f, "{path} holds {value:?}"),
+            #[cfg(feature = "block")]
             Error::Geometry { backend, error } => write!(f, "{backend}: {error}"),
         }
     }
@@ -70,6 +73,7 @@ impl core::error::Error for Error {
             Error::Xenstore(e) => Some(e),
             Error::Xen(e) => Some(e),
             Error::Grant(e) => Some(e),
+            #[cfg(feature = "block")]
             Error::Geometry { error, .. } => Some(error),
             Error::BackendState(_) | Error::BadNode { .. } => None,
         }
@@ -110,6 +114,7 @@ impl Frontend {
         Ok(Frontend { path: path.into(), backend, backend_id })
     }
 
+    #[cfg(feature = "net")]
     pub async fn read(&self, key: &str) -> Result<String, Error> {
         Ok(xenstore::read(&format!("{}/{key}", self.path)).await?)
     }

@@ -1,7 +1,8 @@
 //! Building an application crate into a PVH image: `cargo build` for x86_64-unknown-none
 //! with the static relocation model and the runtime's linker script.
 
-use crate::util;
+use crate::elf::{self, Drivers};
+use crate::{manifest, util};
 use anyhow::{bail, Context, Result};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,8 @@ impl Options {
 pub struct Image {
     pub package: String,
     pub path: PathBuf,
+    /// The drivers the image has (its `unikernel` note).
+    pub drivers: Drivers,
 }
 
 impl Image {
@@ -57,9 +60,10 @@ impl Image {
         let bytes = std::fs::metadata(&self.path)?.len();
         print!("{}: {} ({} bytes", self.package, self.path.display(), bytes);
         match stripped_size(&self.path) {
-            Ok(s) => println!(", {s} stripped)"),
-            Err(e) => println!("; stripped size unknown: {e:#})"),
+            Ok(s) => print!(", {s} stripped"),
+            Err(e) => print!("; stripped size unknown: {e:#}"),
         }
+        println!("; drivers: {})", self.drivers);
         Ok(())
     }
 }
@@ -117,7 +121,32 @@ pub fn build(opts: &Options) -> Result<Image> {
         bail!("building {} failed", opts.package);
     }
     let path = path.with_context(|| format!("cargo built no binary named {}", opts.package))?;
-    Ok(Image { package: opts.package.clone(), path })
+    let drivers = elf::drivers(&std::fs::read(&path)?)
+        .with_context(|| format!("reading the drivers note of {}", path.display()))?;
+    let (networks, disks) = manifest::declared_devices(&manifest_path(opts)?)?;
+    check_drivers(&opts.package, drivers, networks, disks)?;
+    Ok(Image { package: opts.package.clone(), path, drivers })
+}
+
+/// An image must have a driver for every kind of device its manifest declares: without it
+/// the device would be attached and never used. (A driver without a declared device is
+/// fine: devices are also attached later, `xl network-attach`, or by a test's own xl file.)
+fn check_drivers(package: &str, drivers: Drivers, networks: usize, disks: usize) -> Result<()> {
+    let missing = |kind: &str, n: usize, feature: &str| {
+        anyhow::anyhow!(
+            "{package}: its manifest declares {n} {kind}{} ([[package.metadata.unikernel.{kind}]]) \
+             but the image has no {kind} driver: enable the kernel's `{feature}` feature \
+             (kernel = {{ ..., features = [\"{feature}\"] }} in its Cargo.toml)",
+            if n == 1 { "" } else { "s" }
+        )
+    };
+    if networks > 0 && !drivers.net {
+        return Err(missing("network", networks, "net"));
+    }
+    if disks > 0 && !drivers.block {
+        return Err(missing("disk", disks, "block"));
+    }
+    Ok(())
 }
 
 /// Size of the image without symbols (what a deployment needs), via binutils' `strip`.
@@ -157,4 +186,22 @@ pub fn manifest_path(opts: &Options) -> Result<PathBuf> {
         .and_then(|p| p["manifest_path"].as_str())
         .map(PathBuf::from)
         .with_context(|| format!("no package {package} in the workspace"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_declared_device_without_its_driver_is_refused() {
+        let none = Drivers::default();
+        let e = check_drivers("demo", none, 1, 0).unwrap_err().to_string();
+        assert!(e.contains("declares 1 network (") && e.contains("`net` feature"), "{e}");
+        let e = check_drivers("demo", Drivers { net: true, block: false }, 1, 2).unwrap_err();
+        assert!(e.to_string().contains("declares 2 disks ("), "{e}");
+        check_drivers("demo", Drivers { net: true, block: true }, 1, 2).unwrap();
+        // Drivers for devices attached later are allowed.
+        check_drivers("demo", Drivers { net: true, block: true }, 0, 0).unwrap();
+        check_drivers("demo", none, 0, 0).unwrap();
+    }
 }

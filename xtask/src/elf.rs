@@ -78,6 +78,40 @@ pub fn notes(b: &[u8]) -> Result<Vec<(String, u32, Vec<u8>)>> {
     Ok(out)
 }
 
+/// The drivers built into an image, from the runtime's `Unikernel` note (type 3, a u32
+/// descriptor: bit 0 `net`, bit 1 `block`; kernel/src/arch/x86_64/boot.rs writes it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drivers {
+    pub net: bool,
+    pub block: bool,
+}
+
+impl std::fmt::Display for Drivers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match (self.net, self.block) {
+            (true, true) => "net, block",
+            (true, false) => "net",
+            (false, true) => "block",
+            (false, false) => "none",
+        })
+    }
+}
+
+/// Types 1 and 2 are the configuration schemas (kernel/src/xen/elfnote.rs).
+pub const NOTE_DRIVERS: u32 = 3;
+
+pub fn drivers(b: &[u8]) -> Result<Drivers> {
+    let found: Vec<u32> = notes(b)?
+        .into_iter()
+        .filter(|(n, k, d)| n == "Unikernel" && *k == NOTE_DRIVERS && d.len() == 4)
+        .map(|(_, _, d)| u32::from_le_bytes(d[..4].try_into().unwrap()))
+        .collect();
+    ensure!(found.len() == 1, "expected one Unikernel drivers note, found {}", found.len());
+    let bits = found[0];
+    ensure!(bits & !3 == 0, "unknown drivers {bits:#x} in the Unikernel note");
+    Ok(Drivers { net: bits & 1 != 0, block: bits & 2 != 0 })
+}
+
 /// The `DT_NEEDED` entries of a dynamically linked ELF64 file (the shared objects the
 /// loader must find); empty for a static one.
 pub fn needed(b: &[u8]) -> Result<Vec<String>> {
@@ -144,6 +178,11 @@ mod tests {
     /// An ELF64 header, one PT_LOAD with `load_flags` and one PT_NOTE holding a Xen note of
     /// type `note_type` with descriptor `desc`.
     fn image(load_flags: u32, note_type: u32, desc: u32, entry: u64) -> Vec<u8> {
+        image_with(load_flags, "Xen", note_type, desc, entry)
+    }
+
+    /// The same with a note named `name` (of at most 11 bytes).
+    fn image_with(load_flags: u32, name: &str, note_type: u32, desc: u32, entry: u64) -> Vec<u8> {
         let mut b = vec![0u8; 0x40 + 2 * 0x38];
         b[..6].copy_from_slice(b"\x7fELF\x02\x01");
         b[0x18..0x20].copy_from_slice(&entry.to_le_bytes());
@@ -152,10 +191,12 @@ mod tests {
         b[0x38..0x3a].copy_from_slice(&2u16.to_le_bytes());
         let note_off = b.len() as u64;
         let mut note = Vec::new();
-        for v in [4u32, 4, note_type] {
+        let namesz = name.len() as u32 + 1;
+        for v in [namesz, 4, note_type] {
             note.extend_from_slice(&v.to_le_bytes());
         }
-        note.extend_from_slice(b"Xen\0");
+        note.extend_from_slice(name.as_bytes());
+        note.resize(note.len() + (namesz as usize).next_multiple_of(4) - name.len(), 0);
         note.extend_from_slice(&desc.to_le_bytes());
         let ph = |b: &mut Vec<u8>, i: usize, kind: u32, flags: u32, off: u64, size: u64| {
             let o = 0x40 + i * 0x38;
@@ -195,5 +236,16 @@ mod tests {
     fn a_missing_or_wrong_entry_note_is_refused() {
         assert!(check_image(&image(5, 0x11, 0x100000, 0x100000)).is_err());
         assert!(check_image(&image(5, 0x12, 0x200000, 0x100000)).is_err());
+    }
+
+    #[test]
+    fn the_drivers_note_says_which_drivers_an_image_has() {
+        let d = |bits| drivers(&image_with(5, "Unikernel", NOTE_DRIVERS, bits, 0x100000));
+        assert_eq!(d(0).unwrap(), Drivers { net: false, block: false });
+        assert_eq!(d(1).unwrap(), Drivers { net: true, block: false });
+        assert_eq!(d(3).unwrap().to_string(), "net, block");
+        assert!(d(4).is_err(), "an unknown driver bit is refused");
+        // A Xen note is not a drivers note.
+        assert!(drivers(&image(5, NOTE_DRIVERS, 1, 0x100000)).is_err());
     }
 }

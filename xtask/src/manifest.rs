@@ -139,6 +139,23 @@ fn array<'a>(t: &'a Table, what: &str, key: &str) -> Result<Vec<&'a Table>> {
     }
 }
 
+/// How many networks and disks the manifest in `cargo_toml` declares, checking nothing
+/// else (building needs only this; [`Manifest::load`] checks the rest, disk files included).
+pub fn declared_devices(cargo_toml: &Path) -> Result<(usize, usize)> {
+    let text = std::fs::read_to_string(cargo_toml)
+        .with_context(|| format!("reading {}", cargo_toml.display()))?;
+    let doc: Table =
+        text.parse().with_context(|| format!("{} is not valid TOML", cargo_toml.display()))?;
+    let what = "package.metadata.unikernel";
+    let m =
+        match doc.get("package").and_then(|p| p.get("metadata")).and_then(|m| m.get("unikernel")) {
+            None => return Ok((0, 0)),
+            Some(Value::Table(t)) => t,
+            Some(_) => bail!("{what}: expected a table"),
+        };
+    Ok((array(m, what, "network")?.len(), array(m, what, "disk")?.len()))
+}
+
 impl Manifest {
     /// Reads the manifest of the crate whose Cargo.toml is `cargo_toml`.
     pub fn load(cargo_toml: &Path) -> Result<Manifest> {

@@ -121,6 +121,33 @@ const LINTS: &[(&str, &[&str], bool)] = &[
         ],
         true,
     ),
+    // The runtime as apps with fewer drivers build it (`net` and `block` are features).
+    (
+        "clippy-guest-no-drivers",
+        &["clippy", "--target", build::TARGET, "-p", "kernel", "--", "-D", "warnings"],
+        true,
+    ),
+    (
+        "clippy-guest-net-only",
+        &["clippy", "--target", build::TARGET, "-p", "kernel", "-F", "net", "--", "-D", "warnings"],
+        true,
+    ),
+    (
+        "clippy-guest-block-only",
+        &[
+            "clippy",
+            "--target",
+            build::TARGET,
+            "-p",
+            "kernel",
+            "-F",
+            "block",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        true,
+    ),
 ];
 
 const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -246,14 +273,31 @@ pub fn run(parts: Parts) -> Result<bool> {
         }
     }
 
+    let mut new_app = None;
     if parts.qemu {
         let t = Instant::now();
-        let result = new_app_boots().map_err(|e| format!("{e:#}"));
-        summary.record("qemu", "new-app-outside-workspace", t, result);
+        let result = new_app_boots().map(|image| new_app = Some(image));
+        summary.record(
+            "qemu",
+            "new-app-outside-workspace",
+            t,
+            result.map_err(|e| format!("{e:#}")),
+        );
     }
 
     println!("== figures");
-    if let Some(image) = images.iter().find(|i| i.package == "app-example") {
+    // Image sizes: the app `cargo xtask new` makes (built by the qemu part), the example and
+    // the test image.
+    match &new_app {
+        Some(image) => {
+            print!("new app as `cargo xtask new` makes it, ");
+            image.describe()?;
+        }
+        None => {
+            println!("new app as `cargo xtask new` makes it: not built (the qemu part builds it)")
+        }
+    }
+    for image in &images {
         image.describe()?;
     }
     match boot_cycles {
@@ -312,8 +356,8 @@ fn boot_figure(output: &str) -> Option<u64> {
 }
 
 /// `cargo xtask new` makes a crate outside the workspace that depends on `kernel` alone;
-/// it builds into an image that boots.
-fn new_app_boots() -> Result<()> {
+/// it builds into an image that boots. Returns the image, for its size.
+fn new_app_boots() -> Result<Image> {
     let parent = util::root().join("target/xtask-new");
     let _ = std::fs::remove_dir_all(&parent);
     std::fs::create_dir_all(&parent)?;
@@ -322,5 +366,5 @@ fn new_app_boots() -> Result<()> {
     let run = qemu::boot(&image.path, "", BOOT_TIMEOUT)?;
     anyhow::ensure!(run.exit == Exit::Poweroff, "ended {:?}:\n{}", run.exit, run.output);
     anyhow::ensure!(run.output.contains("Hello from demoapp!"), "no greeting:\n{}", run.output);
-    Ok(())
+    Ok(image)
 }

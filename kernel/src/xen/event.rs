@@ -4,7 +4,7 @@
 //! type it then injects [`UPCALL_VECTOR`](crate::arch::UPCALL_VECTOR). The upcall handler
 //! only records which ports fired and wakes the tasks waiting on them.
 
-use super::abi::{self, shared_info, vcpu_info, EvtchnPort, DOMID_SELF};
+use super::abi::{self, shared_info, vcpu_info, EvtchnPort};
 use super::hypercall::{hypercall, hypercall_cmd};
 use super::{hvm, shared_info as si, Error};
 use crate::arch::{self, cpu};
@@ -97,8 +97,9 @@ pub fn bind_virq(virq: u32) -> Result<EvtchnPort, Error> {
 }
 
 /// A new port that domain `remote` may bind to (how a frontend offers a channel).
+#[cfg(any(feature = "net", feature = "block"))]
 pub fn alloc_unbound(remote: u16) -> Result<EvtchnPort, Error> {
-    let mut arg = abi::evtchn_alloc_unbound { dom: DOMID_SELF, remote_dom: remote, port: 0 };
+    let mut arg = abi::evtchn_alloc_unbound { dom: abi::DOMID_SELF, remote_dom: remote, port: 0 };
     op(abi::EVTCHNOP_ALLOC_UNBOUND, &mut arg)?;
     track(arg.port)
 }

@@ -15,6 +15,24 @@ core::arch::global_asm!(
     options(att_syntax)
 );
 
+// What the image is, for the tools (no loader reads it): a note named "Unikernel" (as the
+// schema notes of xen/elfnote.rs), type 3, whose descriptor is the drivers built in
+// (`crate::DRIVERS`). `cargo xtask build` checks it against the app's manifest; the linker
+// script keeps it in the PT_NOTE segment.
+core::arch::global_asm!(
+    ".pushsection .note.unikernel, \"a\", @note",
+    ".balign 4",
+    ".long 10", // namesz: "Unikernel\0"
+    ".long 4",  // descsz
+    ".long 3",  // type: drivers
+    ".asciz \"Unikernel\"",
+    ".balign 4",
+    ".long {drivers}",
+    ".popsection",
+    drivers = const crate::DRIVERS,
+    options(att_syntax)
+);
+
 /// The TSC at the first instruction of the image.
 pub fn boot_tsc() -> u64 {
     BOOT_TSC.load(Ordering::Relaxed)
