@@ -48,6 +48,8 @@ pub mod grant {
 #[cfg(feature = "block")]
 pub mod block;
 #[cfg(target_os = "none")]
+pub mod config;
+#[cfg(target_os = "none")]
 pub mod console;
 #[cfg(any(test, target_os = "none"))]
 mod executor;
@@ -70,6 +72,9 @@ mod xenbus;
 #[cfg(target_os = "none")]
 pub mod xenstore;
 
+/// The configuration, checked at boot against the image's keys: see [`config`](mod@config).
+#[cfg(target_os = "none")]
+pub use config::get as config;
 #[cfg(target_os = "none")]
 pub use executor::{spawn, yield_now};
 #[cfg(target_os = "none")]
@@ -98,7 +103,9 @@ pub use alloc::boxed::Box as __Box;
 
 /// Declares the application's entry point: `kernel::main!(main);` with `async fn main()`.
 /// It runs as the first task of the executor; returning from it powers the domain off; a
-/// panic crashes it.
+/// panic crashes it. It also places the app's keys (`UNIKERNEL_APP_KEYS`, which `cargo
+/// xtask build` sets from the manifest) in the image's schema note and hands that note to
+/// the runtime, which checks the command line against them before `main` runs.
 #[macro_export]
 macro_rules! main {
     ($main:path) => {
@@ -121,5 +128,12 @@ macro_rules! main {
         static __KERNEL_APP_KEYS_NOTE: $crate::xen::elfnote::Note<
             { $crate::xen::elfnote::padded_len(__KERNEL_APP_KEYS) },
         > = $crate::xen::elfnote::Note::new($crate::xen::elfnote::APP_KEYS, __KERNEL_APP_KEYS);
+
+        #[doc(hidden)]
+        #[allow(unsafe_code)] // no_mangle: the runtime reads the app's keys through this symbol
+        #[no_mangle]
+        pub fn __kernel_app_keys() -> &'static str {
+            __KERNEL_APP_KEYS_NOTE.text()
+        }
     };
 }

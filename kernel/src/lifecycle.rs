@@ -72,20 +72,10 @@ pub fn pending() -> Option<Request> {
     STATE.lock().request
 }
 
-/// `shutdown_grace=DURATION` from the command line (`30`, `30s`, `1m30s`: the key's type in
-/// `devices::config::runtime`).
+/// `shutdown_grace=DURATION` (`30`, `30s`, `1m30s`), as the configuration parsed at boot
+/// holds it (the key and its default of 10 s: `devices::config::runtime`).
 fn grace() -> Duration {
-    use devices::config::{Type, Value};
-    match devices::cmdline::get(crate::cmdline(), "shutdown_grace") {
-        None => DEFAULT_GRACE,
-        Some(v) => match Type::Duration.parse(v) {
-            Ok(Value::Duration(d)) => d,
-            _ => {
-                log::warn!("shutdown_grace={v}: not a duration (like 10s); using 10s");
-                DEFAULT_GRACE
-            }
-        },
-    }
+    crate::config().duration("shutdown_grace").unwrap_or(DEFAULT_GRACE)
 }
 
 /// Ends the domain as `request` asks.

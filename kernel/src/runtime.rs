@@ -18,8 +18,13 @@ pub fn cmdline() -> &'static str {
 }
 
 /// Boot, once the CPU tables are loaded and the start info copied: Xen, logging, memory,
-/// Xen services, then the app.
-pub(crate) fn start(info: Result<BootInfo, xen::Error>, app_main: fn() -> crate::AppMain) -> ! {
+/// the configuration (the command line against the image's keys: `app_keys` is the app's
+/// schema note), Xen services, then the app.
+pub(crate) fn start(
+    info: Result<BootInfo, xen::Error>,
+    app_main: fn() -> crate::AppMain,
+    app_keys: &'static str,
+) -> ! {
     let xen_version = xen::detect();
     let info = match info {
         Ok(info) => BOOT_INFO.call_once(|| info),
@@ -29,20 +34,26 @@ pub(crate) fn start(info: Result<BootInfo, xen::Error>, app_main: fn() -> crate:
         }
     };
     let cmdline = info.cmdline();
-    let requested = devices::cmdline::get(cmdline, "log");
-    let level = requested.and_then(logger::parse_level);
+    // Until the configuration is parsed (that needs the heap): the level as written, if it
+    // is one; a bad one is refused with the rest of the line below.
+    let level = devices::cmdline::get(cmdline, "log").and_then(logger::parse_level);
     logger::init(level.unwrap_or(LevelFilter::Info));
-    if let (Some(v), None) = (requested, level) {
-        log::warn!("log={v}: not a level (error, warn, info, debug, trace, off); using info");
-    }
     if info.truncated {
         log::warn!("start info truncated: command line or memory map longer than kept");
     }
     let heap = mm::init(info.memmap());
+    // Before any driver or the app reads a key; reported once the console is up.
+    let config = crate::config::init(cmdline, app_keys);
+    if let Some(level) = config.as_ref().ok().and_then(|c| c.str("log")) {
+        log::set_max_level(logger::parse_level(level).unwrap_or(LevelFilter::Info));
+    }
     match xen_version {
         Some((major, minor)) => {
             for task in xen::init() {
                 executor::spawn(task);
+            }
+            if let Err(refused) = &config {
+                refuse(refused);
             }
             match crate::xenstore::init() {
                 Ok(reader) => {
@@ -60,6 +71,9 @@ pub(crate) fn start(info: Result<BootInfo, xen::Error>, app_main: fn() -> crate:
             log::info!("Xen {major}.{minor}, PVH guest; heap {} MiB", heap >> 20);
         }
         None => {
+            if let Err(refused) = &config {
+                refuse(refused);
+            }
             #[cfg(feature = "net")]
             crate::net::no_network();
             #[cfg(feature = "block")]
@@ -148,6 +162,22 @@ fn shutdown(reason: ShutdownReason) -> ! {
             ShutdownReason::Crash => 1,
             ShutdownReason::Reboot => 2,
         });
+    }
+    cpu::halt_forever()
+}
+
+/// A command line the image's keys refuse, or `--help`: the problems or the listing on the
+/// console, then a power-off (never a crash: `on_crash = "restart"` would boot the same line
+/// again and again) with the exit code of [`crate::config`].
+fn refuse(refused: &crate::config::Refused) -> ! {
+    refused.report();
+    let code = refused.exit_code();
+    if xen::present() {
+        xen::pv_console::flush();
+        xen::sched::shutdown(ShutdownReason::Poweroff);
+        debugcon::write(b"SCHEDOP_shutdown failed\n");
+    } else {
+        debugcon::qemu_exit(code);
     }
     cpu::halt_forever()
 }

@@ -1,5 +1,6 @@
 //! The runtime's test image. `test=<name>` on the command line picks what it does; the test
-//! harness (`cargo xtask test`) checks the console output and how the domain ended.
+//! harness (`cargo xtask test`) checks the console output and how the domain ended. Every
+//! key it reads is declared in its Cargo.toml (`[package.metadata.unikernel.keys]`).
 
 #![no_std]
 #![no_main]
@@ -13,10 +14,7 @@ kernel::main!(main);
 const UNMAPPED: u64 = 0x0000_7ead_beef_0000;
 
 async fn main() {
-    let test = kernel::cmdline()
-        .split_ascii_whitespace()
-        .find_map(|w| w.strip_prefix("test="))
-        .unwrap_or("hello");
+    let test = kernel::config().str("test").unwrap_or("hello");
     kernel::println!("testapp: running {test}");
     match test {
         "hello" => kernel::println!("testapp: hello"),
@@ -184,7 +182,7 @@ fn grants() {
 }
 
 /// Network services for the end-to-end tests and `cargo xtask bench net`: TCP discard on
-/// port 9, TCP source on port 19 (`bench.bytes=` bytes per connection, default 64 MiB),
+/// port 9, TCP source on port 19 (`bench_bytes=` bytes per connection, default 64 MiB),
 /// a minimal HTTP responder on port 80, UDP echo on port 7. Prints every interface's IPv4
 /// address once it has one (DHCP included).
 /// `storm=1`: as many VM exits and entries as the vCPU can make (SCHEDOP_yield, 100 at a
@@ -214,12 +212,8 @@ async fn net() {
             Err(e) => kernel::println!("testapp: {}: {e}", i.name),
         }
     }
-    let bytes: u64 = kernel::cmdline()
-        .split_ascii_whitespace()
-        .find_map(|w| w.strip_prefix("bench.bytes="))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(64 << 20);
-    if kernel::cmdline().split_ascii_whitespace().any(|w| w == "storm=1") {
+    let bytes: u64 = kernel::config().size("bench_bytes").unwrap_or(64 << 20);
+    if kernel::config().bool("storm") == Some(true) {
         kernel::spawn(hypercall_storm());
     }
     let big =
@@ -372,16 +366,12 @@ fn blk_save_byte(m: usize, j: usize) -> u8 {
 }
 
 /// Disk writes across `xl save` and `xl restore`: MiB after MiB of xvda's first
-/// `bench.mib=` MiB (default 32), each written once with its own content, 50 ms apart (so
+/// `bench_mib=` MiB (default 32), each written once with its own content, 50 ms apart (so
 /// that the writing lasts some seconds and requests are in flight when the suspend comes);
 /// then a flush, and everything read back and compared.
 async fn blk_save() {
     extern crate alloc;
-    let mib: usize = kernel::cmdline()
-        .split_ascii_whitespace()
-        .find_map(|w| w.strip_prefix("bench.mib="))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(32);
+    let mib: usize = kernel::config().int("bench_mib").unwrap_or(32);
     let a = kernel::block::disk("xvda").await.expect("no xvda");
     kernel::println!("testapp: writing the pattern");
     let mut buf = alloc::vec![0u8; 1 << 20];
@@ -405,23 +395,17 @@ async fn blk_save() {
 }
 
 /// `cargo xtask bench blk`, our side (the Linux guest runs rig/blkbench.c, the same
-/// phases): over the first `bench.mib=` MiB of xvda (default 32), sequential writes of
+/// phases): over the first `bench_mib=` MiB of xvda (default 32), sequential writes of
 /// 1 MiB then a flush, sequential reads of 1 MiB, 4 KiB reads and 4 KiB writes (then a
-/// flush) at `bench.ops=` pseudo-random offsets (default 1000), one request at a time,
-/// `bench.runs=` times (default 3). Prints `bench PHASE ours SECONDS AMOUNT` lines.
+/// flush) at `bench_ops=` pseudo-random offsets (default 1000), one request at a time,
+/// `bench_runs=` times (default 3). Prints `bench PHASE ours SECONDS AMOUNT` lines.
 async fn bench_blk() {
     extern crate alloc;
-    let arg = |key: &str, default: u64| {
-        kernel::cmdline()
-            .split_ascii_whitespace()
-            .find_map(|w| w.strip_prefix(key))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    let (mib, ops, runs) = (arg("bench.mib=", 32), arg("bench.ops=", 1000), arg("bench.runs=", 3));
+    let arg = |key: &str, default: u64| kernel::config().int(key).unwrap_or(default);
+    let (mib, ops, runs) = (arg("bench_mib", 32), arg("bench_ops", 1000), arg("bench_runs", 3));
     let disk = kernel::block::disk("xvda").await.expect("no xvda");
     let bytes = mib << 20;
-    assert!(disk.capacity() >= bytes, "xvda is smaller than bench.mib");
+    assert!(disk.capacity() >= bytes, "xvda is smaller than bench_mib");
     let mut big = alloc::vec![0x5au8; 1 << 20];
     let mut small = alloc::vec![0xa5u8; 4096];
     let report = |phase: &str, t: kernel::time::Instant, amount: u64| {

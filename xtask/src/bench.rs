@@ -98,7 +98,7 @@ touch /run/bench-done
 /// Our testapp's network services and the Linux guest's, on xenbr0.
 fn net_plan(testapp: &Path, bytes: u64, runs: u64) -> (Plan, Vec<String>) {
     let mut ours =
-        Guest::ours("bench-ours", testapp, &format!("test=net ip=10.0.0.3/24 bench.bytes={bytes}"));
+        Guest::ours("bench-ours", testapp, &format!("test=net ip=10.0.0.3/24 bench_bytes={bytes}"));
     ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
     let script = format!("B={bytes}; N=200; RUNS={runs}\n{NET_SCRIPT}");
     let ours = ours
@@ -246,7 +246,7 @@ fn blk_plan(testapp: &Path, mib: u64, runs: u64) -> Result<(Plan, Vec<String>)> 
         std::fs::write(&path, vec![0u8; ((mib + 1) << 20) as usize])?;
         Ok(Disk { host_file: path, vdev: "xvda".into(), writable: true, as_file: false })
     };
-    let cmd = format!("test=bench-blk bench.mib={mib} bench.ops={BLK_OPS} bench.runs={runs}");
+    let cmd = format!("test=bench-blk bench_mib={mib} bench_ops={BLK_OPS} bench_runs={runs}");
     let mut ours = Guest::ours("bench-ours", testapp, &cmd);
     ours.disks.push(disk("ours")?);
     let ours = ours.step(Step::WaitOutput("testapp: bench done".into(), 900));

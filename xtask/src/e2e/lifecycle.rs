@@ -241,7 +241,7 @@ const STREAM_BYTES: u64 = 8 << 20;
 /// `xl restore`: it arrives whole and byte-exact.
 pub(super) fn save_restore_stream(env: &Env) -> Test {
     let name = "save-restore-stream";
-    let cmdline = format!("test=net ip={STREAM_IP}/24 bench.bytes={STREAM_BYTES}");
+    let cmdline = format!("test=net ip={STREAM_IP}/24 bench_bytes={STREAM_BYTES}");
     let mut guest = Guest::ours(name, env.testapp, &cmdline);
     guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:15".into());
     let bytes = STREAM_BYTES.to_string();
@@ -274,7 +274,7 @@ fn blk_save_byte(m: usize, j: usize) -> u8 {
 pub(super) fn save_restore_disk(env: &Env) -> Result<Test> {
     let disk_file = env.scratch.join("save-restore-disk.img");
     std::fs::write(&disk_file, vec![0u8; (DISK_MIB + 1) << 20])?;
-    let cmdline = format!("test=blk-save bench.mib={DISK_MIB}");
+    let cmdline = format!("test=blk-save bench_mib={DISK_MIB}");
     let mut guest = Guest::ours("save-restore-disk", env.testapp, &cmdline);
     guest.disks.push(disk(&disk_file));
     let guest = guest

@@ -45,12 +45,20 @@ extern "C" fn rust_entry(start_info_paddr: u64) -> ! {
     // SAFETY: this is the address the PVH loader passed in %ebx; nothing has been allocated
     // or written since, and the boot tables map the low 4 GiB where loaders place it.
     let info = unsafe { BootInfo::read(start_info_paddr) };
-    crate::runtime::start(info, app_main)
+    crate::runtime::start(info, app_main, app_keys())
 }
 
 extern "Rust" {
     /// The application's entry, defined by [`kernel::main!`](crate::main).
     fn __kernel_app_main() -> crate::AppMain;
+    /// The text of the app's schema note, defined by [`kernel::main!`](crate::main).
+    fn __kernel_app_keys() -> &'static str;
+}
+
+fn app_keys() -> &'static str {
+    // SAFETY: `__kernel_app_keys` is defined by the `kernel::main!` macro with exactly this
+    // signature (it returns the text of a static note); linking fails without the macro.
+    unsafe { __kernel_app_keys() }
 }
 
 fn app_main() -> crate::AppMain {

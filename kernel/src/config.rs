@@ -1,0 +1,99 @@
+//! The image's configuration: the command line (xl's `extra=`) checked against every key the
+//! image declares, the runtime's (`devices::config::runtime`) and the app's (its manifest,
+//! which `kernel::main!` places in the image's schema note), before anything reads a key.
+//!
+//! The runtime parses it at boot, right after the heap is up and before the drivers or the
+//! app run. A line that does not fit the schema (an unknown key, a bad value, a missing
+//! required key, a configure-time key given at boot) or that holds `--help` never reaches
+//! the app: the problems (or the key listing) go to the console and the domain powers off
+//! with an exit code ([`EXIT_BAD_CONFIG`], [`EXIT_HELP`]), not a crash, so that
+//! `on_crash = "restart"` cannot loop on a bad line.
+//!
+//! Apps read their keys through [`crate::config()`], typed: `config().int::<u16>("port")`,
+//! `config().str("greeting")`. Asking for a key the schema does not have, or as another
+//! type, panics: that is a typo in the program, not a bad line.
+
+pub use devices::config::{Cidr, Config, Secret, Value};
+
+use alloc::format;
+use alloc::string::String;
+use alloc::vec::Vec;
+use devices::config::{self as cfg, CmdlineError, Schema};
+
+/// The exit code of a boot refused for its configuration (sysexits.h's `EX_CONFIG`): under
+/// Xen the domain powers off after the console line `config: exit 78 (bad configuration)`;
+/// under plain QEMU it is isa-debug-exit's value (QEMU's status `(78 << 1) | 1` = 157).
+pub const EXIT_BAD_CONFIG: u32 = 78;
+/// The exit code after `--help` printed the listing: a power-off, as `main` returning.
+pub const EXIT_HELP: u32 = 0;
+
+static CONFIG: spin::Once<Config> = spin::Once::new();
+
+/// Why the image does not run its app.
+pub(crate) enum Refused {
+    /// `--help`: the listing to print.
+    Help(String),
+    /// What to print: one line per problem.
+    Invalid(Vec<String>),
+}
+
+impl Refused {
+    pub(crate) fn exit_code(&self) -> u32 {
+        match self {
+            Refused::Help(_) => EXIT_HELP,
+            Refused::Invalid(_) => EXIT_BAD_CONFIG,
+        }
+    }
+
+    /// Prints what the operator needs: the listing, or every problem and how to see the keys.
+    pub(crate) fn report(&self) {
+        match self {
+            Refused::Help(listing) => {
+                crate::println!(
+                    "config: the keys of this image (KEY=VALUE words on the command line):"
+                );
+                crate::print!("{listing}");
+                crate::println!("config: --help given: not starting the app; exit {EXIT_HELP}");
+            }
+            Refused::Invalid(lines) => {
+                crate::println!("config: the command line does not fit this image's keys:");
+                for l in lines {
+                    crate::println!("config:   {l}");
+                }
+                crate::println!("config: --help on the command line lists the keys");
+                crate::println!("config: exit {EXIT_BAD_CONFIG} (bad configuration): powering off");
+            }
+        }
+    }
+}
+
+/// Every key of the image: the runtime's schema note and the app's (`app_keys`, empty when
+/// the app was built without `cargo xtask build`, which sets it).
+fn schema(app_keys: &str) -> Result<Schema, String> {
+    let runtime = crate::xen::elfnote::runtime_keys();
+    let mut all = Schema::decode(runtime).map_err(|e| format!("the runtime's schema note: {e}"))?;
+    if !app_keys.is_empty() {
+        let app = Schema::decode(app_keys).map_err(|e| format!("the app's schema note: {e}"))?;
+        all.extend(app).map_err(|e| format!("the app's schema note: {e}"))?;
+    }
+    Ok(all)
+}
+
+/// Parses `cmdline` against the image's keys; on success [`crate::config()`] answers.
+pub(crate) fn init(cmdline: &str, app_keys: &str) -> Result<&'static Config, Refused> {
+    let schema = schema(app_keys).map_err(|e| Refused::Invalid(alloc::vec![e]))?;
+    match cfg::parse_cmdline(&schema, cmdline) {
+        Ok(c) => Ok(CONFIG.call_once(|| c)),
+        Err(CmdlineError::Help) => Err(Refused::Help(cfg::help(&schema))),
+        Err(CmdlineError::Invalid(errors)) => {
+            Err(Refused::Invalid(errors.iter().map(|e| format!("{e}")).collect()))
+        }
+    }
+}
+
+/// The configuration the command line gave, checked at boot: every key of the image, with
+/// its value or its default. Apps read their manifest's keys here by name.
+pub fn get() -> &'static Config {
+    // Set at boot before any task runs: the app cannot run without it.
+    CONFIG.get().expect("the configuration is parsed at boot, before any task runs")
+}
