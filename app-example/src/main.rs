@@ -1,4 +1,5 @@
-//! The example application: an HTTP/1.1 service on port 80 with a status page, metrics
+//! The example application: an HTTP/1.1 service on port 80 (key `port`) with a status page
+//! that opens with its `greeting` (a configure-time key, fixed in the image), metrics
 //! (`/metrics`, Prometheus text format) and a key-value store kept on its disk
 //! (`/kv/<key>`: PUT, GET, DELETE), and a UDP echo on port 7.
 
@@ -111,16 +112,19 @@ async fn kv_route(method: &str, key: &str, body: Vec<u8>) -> Response {
 
 async fn main() {
     kernel::println!("Hello from app-example, a Rust unikernel on Xen!");
+    kernel::println!("app-example: greeting {:?}", kernel::config().str("greeting").unwrap_or(""));
     let name = kernel::xenstore::read("name").await.unwrap_or_default();
     let domid = kernel::xenstore::read("domid").await.unwrap_or_default();
     kernel::println!("I am domain {domid}, named {name:?}");
     kernel::spawn(udp_echo());
     open_store().await;
+    // Declared in Cargo.toml with a default: always there, checked at boot.
+    let port: u16 = kernel::config().int("port").unwrap_or(80);
     let options = SocketOptions { backlog: 32, ..SocketOptions::default() };
-    let mut listener = match TcpListener::bind_with(80, options).await {
+    let mut listener = match TcpListener::bind_with(port, options).await {
         Ok(l) => l,
         Err(e) => {
-            kernel::println!("app-example: cannot listen on port 80: {e}");
+            kernel::println!("app-example: cannot listen on port {port}: {e}");
             return;
         }
     };
@@ -128,7 +132,7 @@ async fn main() {
     for i in &interfaces {
         kernel::println!("app-example: {} {:?}", i.name, i.addrs);
     }
-    kernel::println!("app-example: serving HTTP on port 80, UDP echo on port 7");
+    kernel::println!("app-example: serving HTTP on port {port}, UDP echo on port 7");
     kernel::spawn(report_added(interfaces.len()));
     ME.call_once(|| Me { name, domid, started: Instant::now() });
     let mut stop = pin!(kernel::lifecycle::requested());
@@ -241,7 +245,8 @@ fn status_page() -> Result<Response, NoMemory> {
     let (name, domid) = ME.get().map_or(("", ""), |m| (&m.name, &m.domid));
     write!(
         w,
-        "app-example: a Rust unikernel on Xen\nname: {name}\ndomid: {domid}\nuptime: {} s\nrequests: {}\n",
+        "{}\nname: {name}\ndomid: {domid}\nuptime: {} s\nrequests: {}\n",
+        kernel::config().str("greeting").unwrap_or(""),
         uptime_secs(),
         REQUESTS.load(Ordering::Relaxed),
     )
