@@ -128,6 +128,19 @@ pub fn build(opts: &Options) -> Result<Image> {
     Ok(Image { package: opts.package.clone(), path, drivers })
 }
 
+/// Builds `opts` (with its `--set`s) and keeps the image as `target/images/NAME`, out of
+/// cargo's way: the next build of the same package (other configure-time values) writes
+/// cargo's file again. Build variants before the plain image of their package.
+pub fn build_variant(opts: &Options, name: &str) -> Result<Image> {
+    let image = build(opts)?;
+    let dir = util::root().join("target/images");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join(name);
+    std::fs::copy(&image.path, &path)
+        .with_context(|| format!("copying {} to {}", image.path.display(), path.display()))?;
+    Ok(Image { package: name.to_string(), path, drivers: image.drivers })
+}
+
 /// An image must have a driver for every kind of device its manifest declares: without it
 /// the device would be attached and never used. (A driver without a declared device is
 /// fine: devices are also attached later, `xl network-attach`, or by a test's own xl file.)

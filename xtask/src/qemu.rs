@@ -13,19 +13,23 @@ pub enum Exit {
     Poweroff,
     Crash,
     Reboot,
+    /// The runtime refused the command line (`kernel::config::EXIT_BAD_CONFIG`, 78).
+    BadConfig,
     /// QEMU ended some other way (its own error, or a triple fault with -no-reboot).
     Other(Option<i32>),
     TimedOut,
 }
 
 impl Exit {
-    /// The runtime writes 0 (poweroff), 1 (crash) or 2 (reboot) to isa-debug-exit, which
-    /// ends QEMU with status (value << 1) | 1.
+    /// The runtime writes 0 (poweroff, and after `--help`), 1 (crash), 2 (reboot) or 78 (a
+    /// command line its keys refuse) to isa-debug-exit, which ends QEMU with status
+    /// (value << 1) | 1.
     fn from_status(code: Option<i32>) -> Exit {
         match code {
             Some(1) => Exit::Poweroff,
             Some(3) => Exit::Crash,
             Some(5) => Exit::Reboot,
+            Some(157) => Exit::BadConfig,
             other => Exit::Other(other),
         }
     }
