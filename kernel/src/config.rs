@@ -20,11 +20,14 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use devices::config::{self as cfg, CmdlineError, Schema};
 
-/// The exit code of a boot refused for its configuration (sysexits.h's `EX_CONFIG`): under
-/// Xen the domain powers off after the console line `config: exit 78 (bad configuration)`;
-/// under plain QEMU it is isa-debug-exit's value (QEMU's status `(78 << 1) | 1` = 157).
+/// The exit code of a boot refused for its configuration (sysexits.h's `EX_CONFIG`). Under
+/// Xen the console's last line is `config: exit 78 (bad configuration): powering off`, the
+/// domain's xenstore node `data/exit-code` holds `78`, and it powers off (SHUTDOWN_poweroff:
+/// Xen's shutdown reasons carry no code); under plain QEMU it is isa-debug-exit's value
+/// (QEMU's status `(78 << 1) | 1` = 157).
 pub const EXIT_BAD_CONFIG: u32 = 78;
-/// The exit code after `--help` printed the listing: a power-off, as `main` returning.
+/// The exit code after `--help` printed the listing: a power-off as when `main` returns
+/// (`data/exit-code` holds `0`).
 pub const EXIT_HELP: u32 = 0;
 
 static CONFIG: spin::Once<Config> = spin::Once::new();

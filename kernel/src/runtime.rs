@@ -168,11 +168,22 @@ fn shutdown(reason: ShutdownReason) -> ! {
 
 /// A command line the image's keys refuse, or `--help`: the problems or the listing on the
 /// console, then a power-off (never a crash: `on_crash = "restart"` would boot the same line
-/// again and again) with the exit code of [`crate::config`].
+/// again and again) with the exit code of [`crate::config`]. Under Xen the code also goes to
+/// xenstore, `data/exit-code` (for a toolstack that keeps the domain, `on_poweroff =
+/// "preserve"`, or watches the node); nothing else runs, no driver, no app.
 fn refuse(refused: &crate::config::Refused) -> ! {
     refused.report();
     let code = refused.exit_code();
     if xen::present() {
+        match crate::xenstore::init() {
+            Ok(reader) => {
+                executor::spawn(reader);
+                cpu::enable_interrupts();
+                executor::run(record_exit_code(code), &mut XenIdle);
+                cpu::disable_interrupts();
+            }
+            Err(e) => log::error!("xenstore unavailable: {e}; exit code not recorded"),
+        }
         xen::pv_console::flush();
         xen::sched::shutdown(ShutdownReason::Poweroff);
         debugcon::write(b"SCHEDOP_shutdown failed\n");
@@ -180,6 +191,17 @@ fn refuse(refused: &crate::config::Refused) -> ! {
         debugcon::qemu_exit(code);
     }
     cpu::halt_forever()
+}
+
+/// Writes `data/exit-code` (a directory the guest may write), waiting at most 5 s.
+async fn record_exit_code(code: u32) {
+    let value = alloc::format!("{code}");
+    let write = crate::xenstore::write("data/exit-code", &value);
+    match time::timeout(time::Duration::from_secs(5), write).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => log::warn!("writing data/exit-code: {e}"),
+        Err(_) => log::warn!("writing data/exit-code: no answer in 5 s"),
+    }
 }
 
 /// Powers the domain off.
