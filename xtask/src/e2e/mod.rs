@@ -7,6 +7,7 @@
 
 mod blk;
 mod boot;
+mod config;
 mod crash;
 mod devices;
 mod kv;
@@ -41,6 +42,8 @@ impl Test {
 /// What the tests are built from.
 struct Env<'a> {
     app: &'a Path,
+    /// app-example built with `--set greeting=`[`config::GREETING`].
+    app_greeting: &'a Path,
     testapp: &'a Path,
     /// Where tests write their disk files.
     scratch: &'a Path,
@@ -83,6 +86,8 @@ fn tests(env: &Env) -> Result<Vec<Vec<Test>>> {
         ],
         vec![services::services(env)],
         vec![boot::hang(env)],
+        vec![config::unknown_key(env), config::bad_value(env), config::help(env)],
+        vec![config::keys(env)],
         vec![linux::linux(env)?],
         vec![devices::ours_devices(env)?],
         vec![net::net(env)],
@@ -277,8 +282,14 @@ pub fn run(
         images.iter().find(|i| i.package == package).map(|i| i.path.clone()).expect("image built")
     };
     let (app, testapp) = (image("app-example"), image("testapp"));
-    let env =
-        Env { app: &app, testapp: &testapp, scratch: &scratch, net_port: crate::rig::free_port()? };
+    let app_greeting = image("app-example-greeting");
+    let env = Env {
+        app: &app,
+        app_greeting: &app_greeting,
+        testapp: &testapp,
+        scratch: &scratch,
+        net_port: crate::rig::free_port()?,
+    };
     // For working on one test: E2E_ONLY=name,name runs just those.
     let (batches, plan) = plan(&env, std::env::var("E2E_ONLY").ok().as_deref())?;
     let (report, out) = crate::rig::run_plan(&plan, Duration::from_secs(1500))?;
@@ -322,6 +333,7 @@ mod tests {
         std::fs::create_dir_all(&scratch).unwrap();
         let env = Env {
             app: Path::new("/images/app-example"),
+            app_greeting: Path::new("/images/app-example-greeting"),
             testapp: Path::new("/images/testapp"),
             scratch: &scratch,
             net_port: 18080,
@@ -389,8 +401,13 @@ mod tests {
     fn test_names() {
         let scratch = std::env::temp_dir().join(format!("xtask-e2e-names-{}", std::process::id()));
         std::fs::create_dir_all(&scratch).unwrap();
-        let env =
-            Env { app: Path::new("/a"), testapp: Path::new("/t"), scratch: &scratch, net_port: 1 };
+        let env = Env {
+            app: Path::new("/a"),
+            app_greeting: Path::new("/g"),
+            testapp: Path::new("/t"),
+            scratch: &scratch,
+            net_port: 1,
+        };
         let (batches, _) = plan(&env, Some("net,kv")).unwrap();
         std::fs::remove_dir_all(&scratch).unwrap();
         let names: Vec<&str> =
