@@ -1,9 +1,12 @@
 //! The guest command line: whitespace-separated `key=value` words and bare flags, as given
 //! by `extra=` in the xl config (or `-append` under plain QEMU).
 //!
-//! Keys the runtime reads itself (documented in the README): `log=<level>` sets the log
-//! level (`error`, `warn`, `info`, `debug`, `trace`, `off`). Applications read their own keys
-//! with [`get`].
+//! Every key is declared with its type in [`crate::config`] (the runtime's) or the app's
+//! manifest, and the guest checks the whole line against them at boot (`kernel::config()`,
+//! which apps read their keys through). These helpers read single words of a line: the
+//! kernel's log level before the heap is up, and the network keys per vif ([`net`]), whose
+//! values the boot check has already accepted (it refuses a repeated key, so the last
+//! occurrence these take is the only one).
 
 /// Iterates over the `(key, value)` pairs of a command line; a bare word gives `(word, "")`.
 pub fn pairs(cmdline: &str) -> impl Iterator<Item = (&str, &str)> {

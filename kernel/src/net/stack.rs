@@ -257,7 +257,9 @@ pub async fn start() {
     }
 }
 
-/// Brings up the vif at `path` as interface `index` (its keys: `ip`, or `ip1=`, ...).
+/// Brings up the vif at `path` as interface `index` (its keys: `ip`, or `ip1=`, ...). The
+/// boot check (`crate::config`) has accepted the line against the same keys' types; what
+/// can still fail here is vif 6, whose `ip6=` is vif 0's IPv6 key (`devices::config::runtime`).
 async fn attach(path: &str, index: usize) {
     let name = alloc::format!("vif{index}");
     let cfg = match config::parse(crate::cmdline(), index) {
