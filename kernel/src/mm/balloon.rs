@@ -56,7 +56,7 @@ pub(crate) fn release() -> Released {
             given => {
                 let n = *given.as_ref().unwrap_or(&0);
                 log::warn!("XENMEM_decrease_reservation: {given:?} of {FRAMES} frames");
-                give_back(block, &mut gfns[..n], n, &mut false);
+                give_back(block, &mut gfns[..n], n);
                 break;
             }
         }
@@ -67,16 +67,12 @@ pub(crate) fn release() -> Released {
 /// Puts memory behind the released frames again and returns the blocks to the heap.
 pub(crate) fn reclaim(released: Released) {
     let mut lost = 0;
-    let mut one_by_one = false;
     for addr in released.blocks {
         let Some(block) = NonNull::new(addr as *mut u8) else { continue };
         let mut gfns = frames(block);
-        if !give_back(block, &mut gfns, FRAMES, &mut one_by_one) {
+        if !give_back(block, &mut gfns, FRAMES) {
             lost += BLOCK;
         }
-    }
-    if one_by_one {
-        log::info!("the free frames had memory already (a live migration's earlier rounds)");
     }
     if lost > 0 {
         log::error!("Xen gave {} KiB back only in part: the heap is that much smaller", lost >> 10);
@@ -85,28 +81,11 @@ pub(crate) fn reclaim(released: Released) {
 
 /// Populates `gfns` (the first `given` frames of `block` that Xen took) and returns the
 /// block to the heap; a block with a frame still empty stays out of it for good.
-///
-/// After a live migration the frames may have memory already: the rounds before the
-/// suspend copied them while they were free, and the target keeps them. Populating them
-/// again then fails once the domain is at its maximum; such frames are emptied and
-/// populated one at a time (`one_by_one`, kept for the blocks that follow).
-fn give_back(block: NonNull<u8>, gfns: &mut [u64], given: usize, one_by_one: &mut bool) -> bool {
-    let mut done = 0;
-    if !*one_by_one {
-        done = memory::populate(&mut gfns[..given]).unwrap_or(0);
-        *one_by_one = done < given;
-    }
-    while done < given {
-        let frame = (block.as_ptr() as u64 >> 12) + done as u64;
-        // SAFETY: the frame is in a block out of the heap that nothing uses; it gets
-        // memory again just below, or the block is never used.
-        let _ = unsafe { memory::decrease(&mut [frame]) };
-        let populated = memory::populate(&mut [frame]);
-        if populated != Ok(1) {
-            log::warn!("XENMEM_populate_physmap of frame {frame:#x}: {populated:?}");
-            return false;
-        }
-        done += 1;
+fn give_back(block: NonNull<u8>, gfns: &mut [u64], given: usize) -> bool {
+    let populated = if given == 0 { Ok(0) } else { memory::populate(&mut gfns[..given]) };
+    if populated != Ok(given) {
+        log::warn!("XENMEM_populate_physmap: {populated:?} of {given} frames");
+        return false;
     }
     // SAFETY: the block came from heap::take with layout(), nothing uses it, and every
     // frame of it has memory behind it (those never taken, and those populated just now).
