@@ -144,13 +144,9 @@ async fn suspend() {
     }
     #[cfg(feature = "block")]
     crate::block::settle_all();
-    // The free heap goes back to Xen for the suspend: the save copies what is in use only.
-    let released = crate::mm::balloon::release();
-    log::info!("suspending ({} KiB of free memory handed back to Xen)", released.bytes() >> 10);
+    log::info!("suspending");
     SUSPENDS.fetch_add(1, Ordering::Relaxed);
-    let resumed = crate::xen::suspend();
-    crate::mm::balloon::reclaim(released);
-    match resumed {
+    match crate::xen::suspend() {
         Ok(crate::xen::Resumed::NewDomain) => {
             // Before any other task runs: the vifs' old connections are unusable.
             #[cfg(feature = "net")]

@@ -40,7 +40,6 @@ fn expected() -> Vec<(String, usize)> {
             wc_sec_hi, arch }
         xen_hvm_param { domid, pad, index, value }
         xen_add_to_physmap { domid, size, space, idx, gpfn }
-        xen_memory_reservation { extent_start, nr_extents, extent_order, mem_flags, domid }
         sched_shutdown { reason }
         evtchn_send { port }
         sched_poll { ports, nr_ports, timeout }
@@ -59,8 +58,6 @@ fn expected() -> Vec<(String, usize)> {
         ("XEN_HVM_START_MAGIC_VALUE", abi::XEN_HVM_START_MAGIC_VALUE as usize),
         ("XEN_HVM_MEMMAP_TYPE_RAM", abi::XEN_HVM_MEMMAP_TYPE_RAM as usize),
         ("__HYPERVISOR_memory_op", abi::HYPERVISOR_MEMORY_OP),
-        ("XENMEM_decrease_reservation", abi::XENMEM_DECREASE_RESERVATION),
-        ("XENMEM_populate_physmap", abi::XENMEM_POPULATE_PHYSMAP),
         ("__HYPERVISOR_xen_version", abi::HYPERVISOR_XEN_VERSION),
         ("__HYPERVISOR_console_io", abi::HYPERVISOR_CONSOLE_IO),
         ("__HYPERVISOR_sched_op", abi::HYPERVISOR_SCHED_OP),

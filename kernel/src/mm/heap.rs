@@ -99,23 +99,3 @@ pub fn counters() -> (usize, usize, usize, u64, usize) {
         talc.available_bytes,
     )
 }
-
-/// A block straight from talc, past the counters: `used` and `peak` count what the runtime
-/// and apps ask for, not the memory [`super::balloon`] takes out of the heap for a while.
-pub(super) fn take(layout: Layout) -> Option<core::ptr::NonNull<u8>> {
-    if layout.size() == 0 {
-        return None;
-    }
-    // SAFETY: talc's malloc needs a non-zero size, checked above.
-    unsafe { HEAP.talc.lock().malloc(layout).ok() }
-}
-
-/// Gives a block from [`take`] back to the heap.
-///
-/// # Safety
-/// `ptr` came from [`take`] with `layout`, is not in use, and has memory behind every one
-/// of its frames.
-pub(super) unsafe fn put(ptr: core::ptr::NonNull<u8>, layout: Layout) {
-    // SAFETY: the caller's guarantees are talc's free's.
-    unsafe { HEAP.talc.lock().free(ptr, layout) }
-}

@@ -28,8 +28,6 @@ impl Stats {
 }
 
 #[cfg(target_os = "none")]
-pub(crate) mod balloon;
-#[cfg(target_os = "none")]
 mod heap;
 
 #[cfg(target_os = "none")]

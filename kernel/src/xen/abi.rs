@@ -134,20 +134,7 @@ pub struct xen_hvm_param {
 }
 
 // ---- memory.h
-pub const XENMEM_DECREASE_RESERVATION: usize = 1;
-pub const XENMEM_POPULATE_PHYSMAP: usize = 6;
 pub const XENMEM_ADD_TO_PHYSMAP: usize = 7;
-
-/// `extent_start` is a guest handle: the guest-virtual address of an array of frame numbers.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
-pub struct xen_memory_reservation {
-    pub extent_start: u64,
-    pub nr_extents: u64,
-    pub extent_order: u32,
-    pub mem_flags: u32,
-    pub domid: DomId,
-}
 pub const XENMAPSPACE_SHARED_INFO: u32 = 0;
 pub const XENMAPSPACE_GRANT_TABLE: u32 = 1;
 

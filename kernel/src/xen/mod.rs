@@ -25,8 +25,6 @@ pub(crate) mod hvm;
 #[cfg(target_os = "none")]
 pub(crate) mod hypercall;
 #[cfg(target_os = "none")]
-pub(crate) mod memory;
-#[cfg(target_os = "none")]
 pub(crate) mod pv_console;
 #[cfg(target_os = "none")]
 pub(crate) mod pvclock;
