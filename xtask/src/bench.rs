@@ -187,9 +187,10 @@ cycle() {
   t0=$(now); timeout 300 xl restore "$f" > /tmp/xl.out 2>&1; rc=$?; t1=$(now); rm -f "$f"
   [ $rc = 0 ] || { echo "bench-failed restore $2 rc $rc: $(tail -1 /tmp/xl.out)"; return 1; }
   echo "bench restore $2 $(el "$t0" "$t1") 1"
-  ping -c 1 -i 0.01 -w 60 "$1" > /dev/null 2>&1 || { echo "bench-failed restore-to-ping $2"; return 1; }
+  /bin/ping -c 1 -i 0.01 -w 60 "$1" > /dev/null 2>&1 || { echo "bench-failed restore-to-ping $2"; return 1; }
   echo "bench restore-to-ping $2 $(el "$t0" "$(now)") 1"
-  ping -D -i 0.01 "$1" > /tmp/ping.out 2>&1 & p=$!
+  # The path: dom0's busybox sh runs its own applet for a bare `ping` (iputils' is /bin/ping).
+  /bin/ping -D -i 0.01 "$1" > /tmp/ping.out 2>&1 & p=$!
   sleep 1
   t0=$(now); timeout 300 xl migrate -s '' "$3" 'xl migrate-receive' > /tmp/xl.out 2>&1; rc=$?; t1=$(now)
   # SIGINT: ping writes out what it buffered and its summary (SIGTERM would lose them).
