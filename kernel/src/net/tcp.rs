@@ -168,17 +168,25 @@ impl TcpStream {
         Ok(stream)
     }
 
-    /// `Disconnected` once its interface was unplugged.
-    fn live(&self) -> Result<(), Error> {
-        if NET.lock()[self.iface].unplugged {
-            return Err(Error::Disconnected);
-        }
-        Ok(())
-    }
-
     fn with<R>(&self, f: impl FnOnce(&mut Socket<'static>) -> R) -> R {
         let mut net = NET.lock();
         let i = &mut net[self.iface];
+        let r = f(i.sockets.get_mut::<Socket>(self.handle));
+        i.kick();
+        r
+    }
+
+    /// As [`Self::with`] for an operation that can fail, under the same lock: ready with
+    /// `Disconnected` once the stream's interface was unplugged.
+    fn poll_live<R>(
+        &self,
+        f: impl FnOnce(&mut Socket<'static>) -> Poll<Result<R, Error>>,
+    ) -> Poll<Result<R, Error>> {
+        let mut net = NET.lock();
+        let i = &mut net[self.iface];
+        if i.unplugged {
+            return Poll::Ready(Err(Error::Disconnected));
+        }
         let r = f(i.sockets.get_mut::<Socket>(self.handle));
         i.kick();
         r
@@ -198,10 +206,7 @@ impl TcpStream {
             return Ok(0);
         }
         poll_fn(|cx| {
-            if let Err(e) = self.live() {
-                return Poll::Ready(Err(e));
-            }
-            self.with(|s| {
+            self.poll_live(|s| {
                 if s.can_recv() {
                     return Poll::Ready(s.recv_slice(buf).map_err(|_| Error::ConnectionReset));
                 }
@@ -222,10 +227,7 @@ impl TcpStream {
             return Ok(0);
         }
         poll_fn(|cx| {
-            if let Err(e) = self.live() {
-                return Poll::Ready(Err(e));
-            }
-            self.with(|s| {
+            self.poll_live(|s| {
                 if !s.may_send() {
                     return Poll::Ready(Err(Error::ConnectionReset));
                 }
@@ -250,10 +252,7 @@ impl TcpStream {
     /// Waits until everything written has been acknowledged by the peer.
     pub async fn flush(&mut self) -> Result<(), Error> {
         poll_fn(|cx| {
-            if let Err(e) = self.live() {
-                return Poll::Ready(Err(e));
-            }
-            self.with(|s| {
+            self.poll_live(|s| {
                 if s.send_queue() == 0 {
                     return Poll::Ready(Ok(()));
                 }
