@@ -66,11 +66,6 @@ pub const RUNS: u64 = 5;
 /// $RUNS times. Lines: `bench MEASURE GUEST SECONDS AMOUNT`; a failed sample is reported
 /// as `bench-failed ...`.
 const NET_SCRIPT: &str = r#"
-# (Not rig_wait_output: the Linux guest may be in its one boot retry.)
-i=0; while ! grep -q 'linux-guest: ready' "$(console_log bench-linux)" 2> /dev/null; do
-  [ $i -ge 300 ] && { echo "bench-failed linux: not ready"; touch /run/bench-done; exit 1; }
-  sleep 1; i=$((i + 1))
-done
 # Each sample also goes to the console, as progress.
 echo() { command echo "$@"; command echo "@@rig $*" > /dev/console; }
 el() { awk "BEGIN {printf \"%.2f\", $2 - $1}"; }
@@ -95,12 +90,26 @@ done
 touch /run/bench-done
 "#;
 
+/// dom0's wait (at most 300 s) for the Linux guest's console to say `linux-guest: WHAT`;
+/// without it the benchmark is marked done with `bench-failed linux: FAILED`. Not
+/// rig_wait_output: the Linux guest may be in its one boot retry.
+fn wait_linux(what: &str, failed: &str) -> String {
+    format!(
+        r#"i=0; while ! grep -q 'linux-guest: {what}' "$(console_log bench-linux)" 2> /dev/null; do
+  [ $i -ge 300 ] && {{ echo "bench-failed linux: {failed}"; touch /run/bench-done; exit 1; }}
+  sleep 1; i=$((i + 1))
+done
+"#
+    )
+}
+
 /// Our testapp's network services and the Linux guest's, on xenbr0.
 fn net_plan(testapp: &Path, bytes: u64, runs: u64) -> (Plan, Vec<String>) {
     let mut ours =
         Guest::ours("bench-ours", testapp, &format!("test=net ip=10.0.0.3/24 bench_bytes={bytes}"));
     ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
-    let script = format!("B={bytes}; N=200; RUNS={runs}\n{NET_SCRIPT}");
+    let script =
+        format!("B={bytes}; N=200; RUNS={runs}\n{}{NET_SCRIPT}", wait_linux("ready", "not ready"));
     let ours = ours
         .step(Step::WaitOutput("testapp: net services up".into(), 120))
         .step(Step::Follow)
@@ -124,10 +133,6 @@ fn beside_linux(ours: Guest, cmdline: &str) -> (Plan, Vec<String>) {
 /// then Linux with nginx (10.0.0.2), $RUNS times, each answer a new connection (no -k).
 /// Lines: `bench http-cC GUEST SECONDS REQUESTS`.
 const HTTP_SCRIPT: &str = r#"
-i=0; while ! grep -q 'linux-guest: nginx on port 80' "$(console_log bench-linux)" 2> /dev/null; do
-  [ $i -ge 300 ] && { echo "bench-failed linux: nginx not up"; touch /run/bench-done; exit 1; }
-  sleep 1; i=$((i + 1))
-done
 echo() { command echo "$@"; command echo "@@rig $*" > /dev/console; }
 ulimit -n 4096
 ab_run() {
@@ -154,7 +159,8 @@ touch /run/bench-done
 fn http_plan(app: &Path, runs: u64) -> (Plan, Vec<String>) {
     let mut ours = Guest::ours("bench-ours", app, "log=warn ip=10.0.0.3/24");
     ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
-    let script = format!("N={HTTP_REQUESTS}; RUNS={runs}\n{HTTP_SCRIPT}");
+    let wait = wait_linux("nginx on port 80", "nginx not up");
+    let script = format!("N={HTTP_REQUESTS}; RUNS={runs}\n{wait}{HTTP_SCRIPT}");
     let ours = ours
         .step(Step::WaitOutput("app-example: serving HTTP".into(), 120))
         .step(Step::Dom0("bench".into(), script));
@@ -170,10 +176,6 @@ const HTTP_REQUESTS: u32 = 2000;
 /// every 10 ms: the migration's time and its downtime (the longest gap between answers).
 /// Lines: `bench MEASURE GUEST SECONDS 1`.
 const LIFECYCLE_SCRIPT: &str = r#"
-i=0; while ! grep -q 'linux-guest: ready' "$(console_log bench-linux)" 2> /dev/null; do
-  [ $i -ge 300 ] && { echo "bench-failed linux: not ready"; touch /run/bench-done; exit 1; }
-  sleep 1; i=$((i + 1))
-done
 echo() { command echo "$@"; command echo "@@rig $*" > /dev/console; }
 el() { awk "BEGIN {printf \"%.3f\", $2 - $1}"; }
 # The longest gap between two answers in `ping -D` output ("[SECONDS] 64 bytes from ..."),
@@ -224,7 +226,7 @@ fn lifecycle_plan(
         Some(m) => u32::try_from(m).context("--memory: too large")?,
         None => app_memory,
     };
-    let script = format!("RUNS={runs}\n{LIFECYCLE_SCRIPT}");
+    let script = format!("RUNS={runs}\n{}{LIFECYCLE_SCRIPT}", wait_linux("ready", "not ready"));
     let ours = ours
         .step(Step::WaitOutput("app-example: serving HTTP".into(), 120))
         .step(Step::Dom0("bench".into(), script));
