@@ -106,6 +106,9 @@ fn write(p: &mut Page, app: &App, vifs: &[InterfaceInfo], disks: &[Disk]) -> fmt
     p.one("xen_event_channels", "gauge", "Event channels bound.", life.event_channels)?;
     let what = "Events that came on a port nobody waits on.";
     p.one("xen_stray_events_total", "counter", what, life.stray_events)?;
+    p.one("xen_hypercalls_total", "counter", "Hypercalls made since boot.", life.hypercalls)?;
+    let what = "xenstore requests sent since boot.";
+    p.one("xen_xenstore_requests_total", "counter", what, life.xenstore_requests)?;
     for (name, help, get) in VIF {
         let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
         p.family(name, kind, help)?;

@@ -214,6 +214,10 @@ pub struct Stats {
     pub event_channels: usize,
     /// Events that came on a port nobody waits on.
     pub stray_events: u64,
+    /// Hypercalls made since boot (each a VM exit).
+    pub hypercalls: u64,
+    /// xenstore requests sent since boot (each a round trip to xenstored).
+    pub xenstore_requests: u64,
 }
 
 /// The counters of [`Stats`], read now.
@@ -226,6 +230,8 @@ pub fn stats() -> Stats {
         grants: crate::xen::gnttab::stats().2,
         event_channels: crate::xen::event::bound(),
         stray_events: crate::xen::event::ignored(),
+        hypercalls: crate::xen::hypercall::calls(),
+        xenstore_requests: crate::xenstore::conn::requests(),
     }
 }
 

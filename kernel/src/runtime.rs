@@ -83,7 +83,14 @@ pub(crate) fn start(
     }
     log::debug!("command line: {cmdline:?}");
     let cycles = cpu::rdtsc().wrapping_sub(arch::boot_tsc());
-    log::info!("boot: {cycles} TSC cycles from first instruction to main");
+    // The bench and the test summary read this line ("boot: N TSC cycles ...").
+    let us = crate::xen::pvclock::tsc_to_ns(cycles).map(|ns| ns / 1000);
+    let (requests, calls) = (crate::xenstore::conn::requests(), crate::xen::hypercall::calls());
+    log::info!(
+        "boot: {cycles} TSC cycles ({} us) from first instruction to main; \
+         {requests} xenstore requests, {calls} hypercalls",
+        Us(us)
+    );
     if xen_version.is_some() {
         cpu::enable_interrupts();
         executor::run(app_main(), &mut XenIdle);
@@ -238,4 +245,16 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     ));
     arch::backtrace(cpu::read_rbp());
     crash()
+}
+
+/// Microseconds, or `?` where there is no clock to convert cycles with (plain PVH boot).
+struct Us(Option<u64>);
+
+impl core::fmt::Display for Us {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            Some(us) => write!(f, "{us}"),
+            None => f.write_str("?"),
+        }
+    }
 }

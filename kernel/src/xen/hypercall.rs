@@ -4,7 +4,7 @@
 
 use crate::arch::cpu;
 use core::arch::asm;
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 core::arch::global_asm!(
     ".pushsection .text.hypercall_page, \"ax\"",
@@ -20,6 +20,14 @@ extern "C" {
 }
 
 static READY: AtomicBool = AtomicBool::new(false);
+
+/// Hypercalls made since boot: each is a VM exit, the cost that boot and I/O paths count.
+static CALLS: AtomicU64 = AtomicU64::new(0);
+
+/// How many hypercalls the guest has made since boot.
+pub fn calls() -> u64 {
+    CALLS.load(Ordering::Relaxed)
+}
 
 /// Asks Xen to fill in the hypercall page, through the MSR that CPUID leaf base+2 named.
 pub fn install(msr: u32) {
@@ -43,6 +51,7 @@ pub fn ready() -> bool {
 /// memory of the right type for the whole call.
 pub unsafe fn hypercall(op: usize, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> i64 {
     debug_assert!(ready() && op < 128);
+    CALLS.fetch_add(1, Ordering::Relaxed);
     let entry = (&raw const hypercall_page) as u64 + op as u64 * 32;
     let ret: i64;
     // SAFETY: `entry` is the stub Xen wrote for `op`; the caller vouches for the arguments.

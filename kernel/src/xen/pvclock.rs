@@ -37,15 +37,34 @@ pub fn system_time_ns() -> Option<u64> {
         if read::<u32>(base, time_field(offset_of!(vcpu_time_info, version))) != version {
             continue;
         }
-        let mut delta = tsc.wrapping_sub(tsc_timestamp);
-        if shift >= 0 {
-            delta <<= shift;
-        } else {
-            delta >>= -shift;
+        return Some(system_time.wrapping_add(scale(tsc.wrapping_sub(tsc_timestamp), mul, shift)));
+    }
+}
+
+/// TSC cycles in nanoseconds, by pvclock's scale (`ns = (cycles << shift) * mul >> 32`).
+fn scale(mut cycles: u64, mul: u32, shift: i8) -> u64 {
+    if shift >= 0 {
+        cycles <<= shift;
+    } else {
+        cycles >>= -shift;
+    }
+    ((u128::from(cycles) * u128::from(mul)) >> 32) as u64
+}
+
+/// `cycles` of this vCPU's TSC in nanoseconds (`None` without Xen).
+pub fn tsc_to_ns(cycles: u64) -> Option<u64> {
+    let base = si::addr()?;
+    loop {
+        let version: u32 = read(base, time_field(offset_of!(vcpu_time_info, version)));
+        fence(Ordering::Acquire);
+        let mul: u32 = read(base, time_field(offset_of!(vcpu_time_info, tsc_to_system_mul)));
+        let shift: i8 = read(base, time_field(offset_of!(vcpu_time_info, tsc_shift)));
+        fence(Ordering::Acquire);
+        if version & 1 == 0
+            && read::<u32>(base, time_field(offset_of!(vcpu_time_info, version))) == version
+        {
+            return Some(scale(cycles, mul, shift));
         }
-        return Some(
-            system_time.wrapping_add(((u128::from(delta) * u128::from(mul)) >> 32) as u64),
-        );
     }
 }
 

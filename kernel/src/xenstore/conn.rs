@@ -210,8 +210,17 @@ impl Drop for Pending {
     }
 }
 
+/// Requests sent since boot (each a round trip to xenstored).
+static REQUESTS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// How many xenstore requests the guest has sent since boot.
+pub fn requests() -> u64 {
+    REQUESTS.load(core::sync::atomic::Ordering::Relaxed)
+}
+
 /// Sends one request and waits for its reply.
 pub async fn request(kind: u32, tx_id: u32, payload: &[u8]) -> Result<Vec<u8>, Error> {
+    REQUESTS.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
     let mut pending = Pending(None);
     let id = &mut pending.0;
     let mut msg = Vec::new();

@@ -2,7 +2,7 @@
 //! transactions (retried on EAGAIN by [`transaction`]) and watches. Relative paths are
 //! relative to the guest's own directory (`/local/domain/<domid>`).
 
-mod conn;
+pub(crate) mod conn;
 
 use alloc::format;
 use alloc::string::{String, ToString};
