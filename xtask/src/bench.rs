@@ -1,4 +1,4 @@
-//! `cargo xtask bench net|blk|http|lifecycle`: our guest against the Linux PVH yardstick, side by side in
+//! `cargo xtask bench net|blk|http|lifecycle|boot`: our guest against the Linux PVH yardstick, side by side in
 //! one boot of the emulated machine, measured alternately so that both see the same load.
 //! The figures are ratios of that one run (this host is shared; absolute figures under
 //! TCG say little). Results are printed and kept in `target/bench/`.
@@ -36,7 +36,12 @@ pub fn run(what: &str, mib: Option<u64>, runs: u64, memory: Option<u64>) -> Resu
             header = sizes;
             (plan, sources)
         }
-        other => bail!("unknown benchmark {other:?} (net, blk, http, lifecycle)"),
+        "boot" => {
+            let app = build::build(&Options::new("app-example"))?;
+            let hello = build_hello()?;
+            boot_plan(&hello, &app.path, runs)?
+        }
+        other => bail!("unknown benchmark {other:?} (net, blk, http, lifecycle, boot)"),
     };
     let (report, out) = crate::rig::run_plan_in("bench", &plan, Duration::from_secs(1800))?;
     for p in &report.problems {
@@ -48,7 +53,11 @@ pub fn run(what: &str, mib: Option<u64>, runs: u64, memory: Option<u64>) -> Resu
             format!("the benchmark's {s} did not come back ({})", out.display())
         })?;
     }
-    let table = table(what, runs, &parse(&text)?)? + &header;
+    let mut parsed = parse(&text)?;
+    if what == "boot" {
+        header = boot_rows(&mut parsed.0) + &triple_faults(&out, &plan);
+    }
+    let table = table(what, runs, &parsed)? + &header;
     print!("{table}");
     let dir = crate::util::root().join("target/bench");
     std::fs::create_dir_all(&dir)?;
@@ -236,6 +245,94 @@ fn lifecycle_plan(
     Ok((plan, sources, sizes))
 }
 
+/// A hello app as `cargo xtask new` makes it (in target/bench/hello), built.
+fn build_hello() -> Result<std::path::PathBuf> {
+    let parent = crate::util::root().join("target/bench");
+    let _ = std::fs::remove_dir_all(parent.join("hello"));
+    std::fs::create_dir_all(&parent)?;
+    let dir = crate::new::create("hello", &parent)?;
+    Ok(build::build(&Options::standalone(&dir.join("Cargo.toml"))?)?.path)
+}
+
+/// `bench boot`: per run, the hello app (ready: its greeting), app-example with a vif and a
+/// disk (ready: the first HTTP 200 to dom0) and the Linux guest with nginx (the same), one
+/// after the other, each alone in the machine.
+fn boot_plan(hello: &Path, app: &Path, runs: u64) -> Result<(Plan, Vec<String>)> {
+    let disk = crate::rig::dir().join("bench-disks/boot-kv.img");
+    std::fs::create_dir_all(disk.parent().unwrap())?;
+    std::fs::write(&disk, vec![0u8; 8 << 20])?;
+    let step = |name: &str, who: &str, ready: &str, ip: &str| {
+        let vars = [("NAME", name), ("WHO", who), ("READY", ready), ("IP", ip)];
+        Step::Dom0("boot".into(), crate::e2e::script(BOOT_SCRIPT, &vars, &[]))
+    };
+    let (mut batches, mut sources) = (Vec::new(), Vec::new());
+    for r in 0..runs {
+        let name = format!("boot-hello-{r}");
+        let h = Guest::ours(&name, hello, "");
+        batches.push(vec![h.step(step(&name, "hello", "Hello from hello!", ""))]);
+        sources.push(format!("{name}/dom0-boot.out"));
+
+        let name = format!("boot-app-{r}");
+        let mut a = Guest::ours(&name, app, "ip=10.0.0.3/24");
+        a.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
+        a.disks.push(Disk {
+            host_file: disk.clone(),
+            vdev: "xvda".into(),
+            writable: true,
+            as_file: false,
+        });
+        batches.push(vec![a.step(step(&name, "ours", "http", "10.0.0.3"))]);
+        sources.push(format!("{name}/dom0-boot.out"));
+
+        let name = format!("boot-linux-{r}");
+        let mut l = Guest::linux(&name, "rig.ip=10.0.0.2/24 rig.nginx=1");
+        l.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:02".into());
+        batches.push(vec![l.step(step(&name, "linux", "http", "10.0.0.2"))]);
+        sources.push(format!("{name}/dom0-boot.out"));
+    }
+    Ok((Plan { batches, ..Plan::default() }, sources))
+}
+
+/// dom0's side of `bench boot`, per guest.
+const BOOT_SCRIPT: &str = include_str!("bench/boot.sh");
+
+/// The hello app's samples become rows of their own ("hello MEASURE" for "ours"), beside
+/// the Linux guest's entry to init and first output; returns a line saying what is what.
+fn boot_rows(samples: &mut Samples) -> String {
+    let hello: Vec<_> = samples.keys().filter(|(_, g)| g == "hello").cloned().collect();
+    for (m, g) in hello {
+        let v = samples.remove(&(m.clone(), g)).unwrap_or_default();
+        let row = format!("hello {m}");
+        if m == "entry-to-main" || m == "first-output" {
+            if let Some(l) = samples.get(&(m.clone(), "linux".into())).cloned() {
+                samples.insert((row.clone(), "linux".into()), l);
+            }
+        }
+        samples.insert((row, "ours".into()), v);
+    }
+    "ours: app-example (one vif, one disk; ready = first HTTP 200), hello: the app `cargo xtask new` \
+     makes (ready = its greeting); linux: ready = nginx's first HTTP 200, entry-to-main = its \
+     uptime when init starts\n"
+        .into()
+}
+
+/// Triple faults of the guests (Xen's log lines), or that there were none.
+fn triple_faults(out: &Path, plan: &Plan) -> String {
+    let guests: Vec<&str> = plan.batches.iter().flatten().map(|g| g.config.name.as_str()).collect();
+    let mut faults = String::new();
+    for g in &guests {
+        let text = std::fs::read_to_string(out.join(g).join("triple_faults")).unwrap_or_default();
+        for l in text.lines() {
+            writeln!(faults, "triple fault: {g}: {l}").unwrap();
+        }
+    }
+    if faults.is_empty() {
+        format!("triple faults: none in {} boots\n", guests.len())
+    } else {
+        faults
+    }
+}
+
 /// 4 KiB random requests per phase and run.
 const BLK_OPS: u64 = 1000;
 
@@ -287,6 +384,9 @@ fn unit(measure: &str) -> (&'static str, fn(f64, f64) -> f64) {
         m if m.starts_with("http") => ("per s", |s, a| a / s),
         "rand-read" | "rand-write" => ("per s", |s, a| a / s),
         "save" | "restore" | "restore-to-ping" | "migrate" | "downtime" => ("s", |s, _| s),
+        m if m.ends_with("ready") || m.ends_with("first-output") => ("s", |s, _| s),
+        m if m.ends_with("entry-to-main") => ("ms", |s, _| s * 1000.0),
+        m if m.ends_with("xenstore-requests") || m.ends_with("hypercalls") => ("", |s, _| s),
         _ => ("MiB/s", |s, a| a / s / f64::from(1 << 20)),
     }
 }
@@ -304,7 +404,7 @@ fn table(what: &str, runs: u64, (samples, failed): &(Samples, Vec<String>)) -> R
     )?;
     writeln!(
         t,
-        "{:<12} {:>10} {:>10} {:>8}  unit (median of the samples, {runs} runs asked)",
+        "{:<24} {:>10} {:>10} {:>8}  unit (median of the samples, {runs} runs asked)",
         "measure", "ours", "linux", "ratio"
     )?;
     let measures: Vec<&String> = {
@@ -323,11 +423,11 @@ fn table(what: &str, runs: u64, (samples, failed): &(Samples, Vec<String>)) -> R
         let runs = format!("{unit} ({}+{} samples)", n("ours"), n("linux"));
         match (get("ours"), get("linux")) {
             (Some(o), Some(l)) => {
-                writeln!(t, "{m:<12} {o:>10.2} {l:>10.2} {:>8.2}  {runs}", o / l)?
+                writeln!(t, "{m:<24} {o:>10.2} {l:>10.2} {:>8.3}  {runs}", o / l)?
             }
             (o, l) => {
                 let v = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.2}"));
-                writeln!(t, "{m:<12} {:>10} {:>10} {:>8}  {runs}", v(o), v(l), "-")?
+                writeln!(t, "{m:<24} {:>10} {:>10} {:>8}  {runs}", v(o), v(l), "-")?
             }
         }
     }

@@ -30,14 +30,16 @@ commands:
                             type, stage, default, the value the guest gets, doc); --dot: a
                             Graphviz graph of the app, its devices and the runtime pieces
   describe --image PATH     the keys a built image carries (its schema notes)
-  bench net|blk|http|lifecycle [--mib N] [--runs N] [--memory MIB]
+  bench net|blk|http|lifecycle|boot [--mib N] [--runs N] [--memory MIB]
                             our guest against the Linux PVH guest in one boot of the
                             emulated machine: TCP throughput both ways and HTTP requests/s
                             (net, N MiB per transfer, default 4), sequential and 4 KiB random
                             disk I/O (blk, over N MiB, default 32), app-example against nginx
                             under ab (http), xl save, restore, migrate and its downtime
-                            (lifecycle, app-example at MIB); medians of N runs (default 5),
-                            ratios in target/bench/
+                            (lifecycle, app-example at MIB), xl create to the first console
+                            byte and to ready, entry to main, xenstore requests and
+                            hypercalls of a hello app and app-example (boot); medians of N
+                            runs (default 5), ratios in target/bench/
   test [host|qemu|e2e]...   run every test (or only the parts named): host tests, plain-QEMU boot tests, and the
                             end-to-end tests under real Xen in the emulated machine
   fuzz [--secs N] [--runs N] [TARGET]...
@@ -229,6 +231,12 @@ pub enum Bench {
         #[arg(long, value_name = "MIB", value_parser = positive())]
         memory: Option<u64>,
     },
+    /// xl create to the first console byte and to ready, entry to main, xenstore requests
+    /// and hypercalls: a hello app and app-example against Linux
+    Boot {
+        #[command(flatten)]
+        runs: Runs,
+    },
 }
 
 impl Bench {
@@ -239,6 +247,7 @@ impl Bench {
             Bench::Blk { mib, runs } => ("blk", mib, runs.runs, None),
             Bench::Http { runs } => ("http", None, runs.runs, None),
             Bench::Lifecycle { runs, memory } => ("lifecycle", None, runs.runs, memory),
+            Bench::Boot { runs } => ("boot", None, runs.runs, None),
         }
     }
 }
@@ -447,6 +456,7 @@ mod tests {
         assert_eq!(parts("bench blk --mib 64"), ("blk", Some(64), 5, None));
         assert_eq!(parts("bench http --runs 1"), ("http", None, 1, None));
         assert_eq!(parts("bench lifecycle --runs 2 --memory 64"), ("lifecycle", None, 2, Some(64)));
+        assert_eq!(parts("bench boot --runs 3"), ("boot", None, 3, None));
         use clap::error::ErrorKind::*;
         assert_eq!(kind("bench"), DisplayHelpOnMissingArgumentOrSubcommand);
         assert_eq!(kind("bench disk"), InvalidSubcommand);

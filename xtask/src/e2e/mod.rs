@@ -115,7 +115,7 @@ fn tests(env: &Env) -> Result<Vec<Vec<Test>>> {
 /// (`NAME='value'`) and, if `args` is not empty, its positional parameters (`set -- ...`).
 /// The script's opening comments (its shellcheck directive and what it does) stay in the
 /// `.sh` file, out of the plan.
-fn script(text: &str, vars: &[(&str, &str)], args: &[&str]) -> String {
+pub(crate) fn script(text: &str, vars: &[(&str, &str)], args: &[&str]) -> String {
     let mut cmd = String::new();
     for (name, value) in vars {
         cmd += &format!("{name}={}\n", shell_quote(value));
