@@ -10,16 +10,29 @@ pub struct Console;
 
 impl Write for Console {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        if !xen::pv_console::write(s.as_bytes()) {
-            debugcon::write(s.as_bytes());
-        }
+        print(format_args!("{s}"));
+        Ok(())
+    }
+
+    fn write_fmt(&mut self, args: fmt::Arguments) -> fmt::Result {
+        print(args);
         Ok(())
     }
 }
 
-/// Writes formatted text to the console.
+/// Writes formatted text to the console: to the PV console in one piece (one notification
+/// of dom0), else to the debug port.
 pub fn print(args: fmt::Arguments) {
-    let _ = Console.write_fmt(args);
+    if !xen::pv_console::write_fmt(args) {
+        struct Port;
+        impl Write for Port {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                debugcon::write(s.as_bytes());
+                Ok(())
+            }
+        }
+        let _ = Port.write_fmt(args);
+    }
 }
 
 /// For crash reports: to the debug port (Xen's log, or QEMU's debugcon) and, unless the code

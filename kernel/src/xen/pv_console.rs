@@ -28,6 +28,8 @@ pub fn init() -> Result<(), super::Error> {
 }
 
 impl Console {
+    /// Puts `data` in the ring; xenconsoled is notified only when the ring is full (the
+    /// caller notifies once at the end: each notification is a hypercall, a VM exit).
     fn write_all(&mut self, mut data: &[u8]) {
         let mut waits = 0;
         while !data.is_empty() {
@@ -44,7 +46,6 @@ impl Console {
                 Err(_) => return, // a corrupt ring: output is lost, the guest goes on
             }
         }
-        event::send(self.port);
     }
 
     /// Writes `s`, turning "\n" into "\r\n" for terminals attached with `xl console`.
@@ -55,6 +56,10 @@ impl Console {
             }
             self.write_all(line);
         }
+    }
+
+    fn notify(&self) {
+        event::send(self.port);
     }
 
     fn flush(&mut self) {
@@ -70,11 +75,20 @@ impl Console {
     }
 }
 
-/// Writes to the PV console; `false` if it is not set up.
-pub fn write(s: &[u8]) -> bool {
+/// Writes formatted text to the PV console under one lock, notifying xenconsoled once at
+/// the end (not once per formatted piece); `false` if it is not set up.
+pub fn write_fmt(args: core::fmt::Arguments) -> bool {
+    struct Ring<'a>(&'a mut Console);
+    impl core::fmt::Write for Ring<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            self.0.write_text(s.as_bytes());
+            Ok(())
+        }
+    }
     match CONSOLE.lock().as_mut() {
         Some(c) => {
-            c.write_text(s);
+            let _ = core::fmt::Write::write_fmt(&mut Ring(c), args);
+            c.notify();
             true
         }
         None => false,
@@ -86,6 +100,7 @@ pub fn try_write(s: &[u8]) -> bool {
     match CONSOLE.try_lock().as_deref_mut() {
         Some(Some(c)) => {
             c.write_text(s);
+            c.notify();
             true
         }
         _ => false,
