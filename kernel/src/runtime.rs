@@ -25,6 +25,7 @@ pub(crate) fn start(
     app_main: fn() -> crate::AppMain,
     app_keys: &'static str,
 ) -> ! {
+    let t_start = cpu::rdtsc();
     let xen_version = xen::detect();
     let info = match info {
         Ok(info) => BOOT_INFO.call_once(|| info),
@@ -42,16 +43,20 @@ pub(crate) fn start(
         log::warn!("start info truncated: command line or memory map longer than kept");
     }
     let heap = mm::init(info.memmap());
+    let t_heap = cpu::rdtsc();
     // Before any driver or the app reads a key; reported once the console is up.
     let config = crate::config::init(cmdline, app_keys);
     if let Some(level) = config.as_ref().ok().and_then(|c| c.str("log")) {
         log::set_max_level(logger::parse_level(level).unwrap_or(LevelFilter::Info));
     }
+    let t_config = cpu::rdtsc();
+    let mut t_xen = t_config;
     match xen_version {
         Some((major, minor)) => {
             for task in xen::init() {
                 executor::spawn(task);
             }
+            t_xen = cpu::rdtsc();
             if let Err(refused) = &config {
                 refuse(refused);
             }
@@ -82,7 +87,8 @@ pub(crate) fn start(
         }
     }
     log::debug!("command line: {cmdline:?}");
-    let cycles = cpu::rdtsc().wrapping_sub(arch::boot_tsc());
+    let t_main = cpu::rdtsc();
+    let cycles = t_main.wrapping_sub(arch::boot_tsc());
     // The bench and the test summary read this line ("boot: N TSC cycles ...").
     let us = crate::xen::pvclock::tsc_to_ns(cycles).map(|ns| ns / 1000);
     let (requests, calls) = (crate::xenstore::conn::requests(), crate::xen::hypercall::calls());
@@ -90,6 +96,15 @@ pub(crate) fn start(
         "boot: {cycles} TSC cycles ({} us) from first instruction to main; \
          {requests} xenstore requests, {calls} hypercalls",
         Us(us)
+    );
+    log::info!(
+        "boot stages (TSC cycles): CPU tables and start info {}, heap and page tables {}, \
+         configuration {}, Xen layer {}, services {}",
+        t_start.wrapping_sub(arch::boot_tsc()),
+        t_heap.wrapping_sub(t_start),
+        t_config.wrapping_sub(t_heap),
+        t_xen.wrapping_sub(t_config),
+        t_main.wrapping_sub(t_xen)
     );
     if xen_version.is_some() {
         cpu::enable_interrupts();
