@@ -49,14 +49,18 @@ cmdline = "log=info"
 /// The runtime workspace's `[profile.release]` (size over speed), which a crate outside the
 /// workspace does not inherit: without it a new app's image was 546,152 bytes stripped
 /// (cargo's default opt-level 3, no LTO) instead of 353,640. A test keeps it equal to the
-/// workspace's.
+/// workspace's (its per-package part, for smoltcp, as a comment).
 const PROFILE: &str = r#"
 # Size over speed, as the runtime's own workspace builds its images (see its Cargo.toml).
 [profile.release]
-opt-level = "s"
+opt-level = "z"
 lto = "fat"
 codegen-units = 1
 debug = false
+# With kernel's "net" feature, as the runtime's workspace keeps its TCP/IP stack fast (without
+# it cargo warns that the name matches no package):
+# [profile.release.package.smoltcp]
+# opt-level = "s"
 "#;
 
 pub fn run(name: &str, parent: &Path) -> Result<bool> {
@@ -102,6 +106,16 @@ mod tests {
         let root = crate::util::root();
         let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
         let app = cargo_toml("demo", &root.join("kernel"));
-        assert_eq!(release_profile(&app), release_profile(&workspace));
+        // The workspace's per-package settings (smoltcp's) are in a new app as a comment.
+        let mut expected = release_profile(&workspace);
+        let package = expected.as_table_mut().unwrap().remove("package").unwrap();
+        assert_eq!(release_profile(&app), expected);
+        for (name, settings) in package.as_table().unwrap() {
+            assert!(app.contains(&format!("# [profile.release.package.{name}]")), "{name}");
+            for (k, v) in settings.as_table().unwrap() {
+                let v = format!("{:?}", v.as_str().expect("a string setting"));
+                assert!(app.contains(&format!("# {k} = {v}")), "{k}");
+            }
+        }
     }
 }

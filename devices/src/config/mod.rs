@@ -16,7 +16,6 @@ pub mod value;
 pub use schema::{Key, Presence, Schema, SchemaError, Stage};
 pub use value::{Cidr, IntKind, Reason, Secret, Type, Value};
 
-use alloc::collections::BTreeMap;
 use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
@@ -132,13 +131,32 @@ impl core::error::Error for CmdlineError {}
 pub const HELP: &str = "--help";
 
 /// The values of every key: given, default, or none.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Config {
-    /// By the name as written (`ip1` for the second vif's `ip`); `None`: given as unset.
-    values: BTreeMap<String, Option<Value>>,
+    /// By the name as written (`ip1` for the second vif's `ip`), each name once; `None`:
+    /// given as unset. A list, not a map: a few dozen keys at most, and the map's code
+    /// would be most of a small image's configuration code.
+    values: Vec<(String, Option<Value>)>,
     /// Every name that may be asked for: a typo in an app is a panic, not a silent `None`.
     schema: Schema,
 }
+
+impl Config {
+    fn value(&self, name: &str) -> Option<&Option<Value>> {
+        self.values.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+/// Equal when they hold the same values, in whatever order.
+impl PartialEq for Config {
+    fn eq(&self, other: &Config) -> bool {
+        self.schema == other.schema
+            && self.values.len() == other.values.len()
+            && self.values.iter().all(|(n, v)| other.value(n) == Some(v))
+    }
+}
+
+impl Eq for Config {}
 
 /// Parses one `key=value` as `key` holds it; `name` is the name as written.
 pub fn parse_value(key: &Key, name: &str, text: &str) -> Result<Option<Value>, BadValue> {
@@ -161,7 +179,8 @@ pub fn parse_cmdline(schema: &Schema, cmdline: &str) -> Result<Config, CmdlineEr
         return Err(CmdlineError::Help);
     }
     let mut errors = Vec::new();
-    let mut given: BTreeMap<String, Option<Value>> = BTreeMap::new();
+    // In the order of the line, each name once (a repeated one is an error).
+    let mut given: Vec<(String, Option<Value>)> = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
     for word in words {
         let (name, text) = match word.split_once('=') {
@@ -195,20 +214,16 @@ pub fn parse_cmdline(schema: &Schema, cmdline: &str) -> Result<Config, CmdlineEr
             }
         };
         match parse_value(key, name, text) {
-            Ok(v) => {
-                given.insert(name.into(), v);
-            }
+            Ok(v) => given.push((name.into(), v)),
             Err(b) => errors.push(KeyError::Bad(b)),
         }
     }
-    let mut values = BTreeMap::new();
+    let mut values = Vec::new();
     for key in &schema.keys {
-        match (&key.presence, given.contains_key(&key.name)) {
+        match (&key.presence, given.iter().any(|(n, _)| *n == key.name)) {
             (Presence::Required, false) => errors
                 .push(KeyError::Missing { key: key.name.clone(), expected: key.ty.expected() }),
-            (Presence::Default(v), false) => {
-                values.insert(key.name.clone(), Some(v.clone()));
-            }
+            (Presence::Default(v), false) => values.push((key.name.clone(), Some(v.clone()))),
             _ => {}
         }
     }
@@ -249,7 +264,7 @@ impl Config {
     /// Panics when the schema has no such key: that is a typo in the program.
     pub fn get(&self, name: &str) -> Option<&Value> {
         let (key, index) = self.key(name);
-        match (self.values.get(name), index, &key.presence) {
+        match (self.value(name), index, &key.presence) {
             (Some(v), _, _) => v.as_ref(),
             (None, 1.., Presence::Default(v)) => Some(v),
             _ => None,

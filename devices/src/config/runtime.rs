@@ -32,6 +32,7 @@ mod tests {
     fn the_runtime_keys_decode_and_are_canonical() {
         let s = Schema::decode(KEYS).unwrap();
         assert_eq!(s.encode(), KEYS);
+        assert_eq!(Schema::decode_trusted(KEYS), Ok(s.clone()));
         assert_eq!(s.sections(), ["network", "logging", "runtime"]);
     }
 

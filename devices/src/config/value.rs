@@ -195,7 +195,7 @@ impl Type {
     pub fn expected(&self) -> String {
         match self {
             Type::Int { kind, min, max } if (*min, *max) != kind.bounds() => {
-                format!("{} in {min}..={max}", kind.name())
+                format!("{} in {}..={}", kind.name(), Int(*min), Int(*max))
             }
             Type::Ipv4 => "ipv4 (like 10.0.0.1)".into(),
             Type::Ipv6 => "ipv6 (like fd00::1)".into(),
@@ -217,7 +217,7 @@ impl Type {
             Type::Enum(values) => format!("enum({})", values.join("|")),
             Type::List(of) => format!("list({})", of.short()),
             Type::Int { kind, min, max } if (*min, *max) != kind.bounds() => {
-                format!("{}({min}..={max})", kind.name())
+                format!("{}({}..={})", kind.name(), Int(*min), Int(*max))
             }
             _ => self.name().to_string(),
         }
@@ -279,6 +279,30 @@ impl Type {
             (Type::Enum(values), Value::Enum(v)) => values.contains(v),
             (Type::List(of), Value::List(items)) => items.iter().all(|v| of.admits(v)),
             _ => false,
+        }
+    }
+}
+
+/// An integer as `{}` shows it, through `u64`'s formatting: every integer type's range fits
+/// in `i64` or `u64`, and 128-bit formatting is code that nothing else in an image needs.
+struct Int(i128);
+
+impl fmt::Display for Int {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 < 0 {
+            f.write_str("-")?;
+        }
+        write_u128(f, self.0.unsigned_abs())
+    }
+}
+
+fn write_u128(f: &mut fmt::Formatter<'_>, n: u128) -> fmt::Result {
+    const E19: u128 = 10_000_000_000_000_000_000;
+    match u64::try_from(n) {
+        Ok(n) => write!(f, "{n}"),
+        Err(_) => {
+            write_u128(f, n / E19)?;
+            write!(f, "{:019}", (n % E19) as u64)
         }
     }
 }
@@ -388,7 +412,7 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Bool(b) => write!(f, "{b}"),
-            Value::Int(n) => write!(f, "{n}"),
+            Value::Int(n) => write!(f, "{}", Int(*n)),
             Value::String(s) | Value::Enum(s) => f.write_str(s),
             Value::Secret(s) => write!(f, "{s}"),
             Value::Ipv4(a) => write!(f, "{a}"),
@@ -407,7 +431,8 @@ impl fmt::Display for Value {
                 }
                 for (unit, scale) in DURATION_UNITS {
                     if nanos >= scale {
-                        write!(f, "{}{unit}", nanos / scale)?;
+                        write_u128(f, nanos / scale)?;
+                        f.write_str(unit)?;
                         nanos %= scale;
                     }
                 }
@@ -577,6 +602,24 @@ mod tests {
         let ports = Type::List(Box::new(u16_in(1, 100)));
         assert_eq!(ports.parse("1,200"), Err(Reason::OutOfRange));
         assert_eq!(ports.expected(), "comma-separated list of u16 in 1..=100");
+    }
+
+    #[test]
+    fn integers_show_as_rust_shows_them() {
+        for n in [
+            0,
+            1,
+            -1,
+            80,
+            i64::MIN.into(),
+            u64::MAX.into(),
+            i128::MAX,
+            i128::MIN,
+            -(10i128.pow(19)),
+            10i128.pow(19) + 7,
+        ] {
+            assert_eq!(Value::Int(n).to_string(), format!("{n}"));
+        }
     }
 
     /// Every value's canonical text parses back to the same value.

@@ -90,10 +90,12 @@ pub async fn connect(fe: &Frontend) -> Result<Connection, Error> {
 pub async fn disconnect(fe: &Frontend, c: Connection) {
     let settle = crate::time::Duration::from_secs(5);
     let _ = fe.switch_state(State::Closing).await;
-    let closing = |s| s >= State::Closing || s == State::Unknown || s == State::InitWait;
+    let closing: fn(State) -> bool =
+        |s| s >= State::Closing || s == State::Unknown || s == State::InitWait;
     let _ = crate::time::timeout(settle, fe.wait_backend(closing)).await;
     let _ = fe.switch_state(State::Closed).await;
-    let closed = |s| s == State::Closed || s == State::Unknown || s == State::InitWait;
+    let closed: fn(State) -> bool =
+        |s| s == State::Closed || s == State::Unknown || s == State::InitWait;
     let _ = crate::time::timeout(settle, fe.wait_backend(closed)).await;
     let _ = event::close(c.port);
     drop(c.front.into_parts());
