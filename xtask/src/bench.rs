@@ -11,6 +11,11 @@ use std::fmt::Write;
 use std::path::Path;
 use std::time::Duration;
 
+/// A dom0 script with its parameters set first (see [`crate::e2e::script`]).
+fn script(text: &str, vars: &[(&str, &str)]) -> String {
+    crate::e2e::script(text, vars, &[])
+}
+
 /// One measure's samples for one guest: (seconds, amount) per run.
 type Samples = BTreeMap<(String, String), Vec<(f64, f64)>>;
 
@@ -71,45 +76,16 @@ pub fn run(what: &str, mib: Option<u64>, runs: u64, memory: Option<u64>) -> Resu
 /// samples under the emulation on a shared host vary by a third from one to the next.
 pub const RUNS: u64 = 5;
 
-/// dom0's side of `bench net`: each measure for ours (10.0.0.3), then Linux (10.0.0.2),
-/// $RUNS times. Lines: `bench MEASURE GUEST SECONDS AMOUNT`; a failed sample is reported
-/// as `bench-failed ...`.
-const NET_SCRIPT: &str = r#"
-# Each sample also goes to the console, as progress.
-echo() { command echo "$@"; command echo "@@rig $*" > /dev/console; }
-el() { awk "BEGIN {printf \"%.2f\", $2 - $1}"; }
-to_guest() {
-  t0=$(now); head -c $B /dev/zero | socat -t 120 -T 60 - TCP:$1:9,connect-timeout=10 > /dev/null; rc=$?; t1=$(now)
-  [ $rc = 0 ] && echo "bench to-guest $2 $(el $t0 $t1) $B" || echo "bench-failed to-guest $2 rc $rc"
-}
-from_guest() {
-  t0=$(now); n=$(socat -u -T 60 TCP:$1:19,connect-timeout=10 - | wc -c); t1=$(now)
-  [ "$n" = $B ] && echo "bench from-guest $2 $(el $t0 $t1) $n" || echo "bench-failed from-guest $2 got $n bytes"
-}
-http() {
-  u=''; i=0; while [ $i -lt $N ]; do u="$u -o /dev/null http://$1/"; i=$((i + 1)); done
-  t0=$(now); ok=$(curl -s -m 300 -H 'Connection: close' -w '%{http_code}\n' $u | grep -c '^200$'); t1=$(now)
-  [ "$ok" = $N ] && echo "bench http $2 $(el $t0 $t1) $ok" || echo "bench-failed http $2 $ok of $N"
-}
-r=0
-while [ $r -lt $RUNS ]; do
-  for m in to_guest from_guest http; do $m 10.0.0.3 ours; $m 10.0.0.2 linux; done
-  r=$((r + 1))
-done
-touch /run/bench-done
-"#;
+/// dom0's side of `bench net`, `http`, `lifecycle` (see each file), and the wait for the
+/// Linux guest they start with.
+const NET_SCRIPT: &str = include_str!("bench/net.sh");
+const HTTP_SCRIPT: &str = include_str!("bench/http.sh");
+const LIFECYCLE_SCRIPT: &str = include_str!("bench/lifecycle.sh");
+const WAIT_LINUX: &str = include_str!("bench/wait-linux.sh");
 
-/// dom0's wait (at most 300 s) for the Linux guest's console to say `linux-guest: WHAT`;
-/// without it the benchmark is marked done with `bench-failed linux: FAILED`. Not
-/// rig_wait_output: the Linux guest may be in its one boot retry.
+/// dom0's wait for the Linux guest's console to say `linux-guest: WHAT` (wait-linux.sh).
 fn wait_linux(what: &str, failed: &str) -> String {
-    format!(
-        r#"i=0; while ! grep -q 'linux-guest: {what}' "$(console_log bench-linux)" 2> /dev/null; do
-  [ $i -ge 300 ] && {{ echo "bench-failed linux: {failed}"; touch /run/bench-done; exit 1; }}
-  sleep 1; i=$((i + 1))
-done
-"#
-    )
+    script(WAIT_LINUX, &[("WHAT", what), ("FAILED", failed)])
 }
 
 /// Our testapp's network services and the Linux guest's, on xenbr0.
@@ -117,8 +93,9 @@ fn net_plan(testapp: &Path, bytes: u64, runs: u64) -> (Plan, Vec<String>) {
     let mut ours =
         Guest::ours("bench-ours", testapp, &format!("test=net ip=10.0.0.3/24 bench_bytes={bytes}"));
     ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
-    let script =
-        format!("B={bytes}; N=200; RUNS={runs}\n{}{NET_SCRIPT}", wait_linux("ready", "not ready"));
+    let (b, runs) = (bytes.to_string(), runs.to_string());
+    let vars = [("B", b.as_str()), ("N", "200"), ("RUNS", runs.as_str())];
+    let script = wait_linux("ready", "not ready") + &script(NET_SCRIPT, &vars);
     let ours = ours
         .step(Step::WaitOutput("testapp: net services up".into(), 120))
         .step(Step::Follow)
@@ -138,38 +115,13 @@ fn beside_linux(ours: Guest, cmdline: &str) -> (Plan, Vec<String>) {
     (plan, vec!["bench-ours/dom0-bench.out".into()])
 }
 
-/// dom0's side of `bench http`: ApacheBench at each concurrency against ours (10.0.0.3),
-/// then Linux with nginx (10.0.0.2), $RUNS times, each answer a new connection (no -k).
-/// Lines: `bench http-cC GUEST SECONDS REQUESTS`.
-const HTTP_SCRIPT: &str = r#"
-echo() { command echo "$@"; command echo "@@rig $*" > /dev/console; }
-ulimit -n 4096
-ab_run() {
-  ab -q -s 30 -n $N -c $2 http://$1/hello > /tmp/ab.out 2>&1; rc=$?
-  secs=$(awk '/^Time taken for tests:/ {print $5}' /tmp/ab.out)
-  done=$(awk '/^Complete requests:/ {print $3}' /tmp/ab.out)
-  bad=$(awk '/^Failed requests:/ {print $3}' /tmp/ab.out)
-  if [ $rc = 0 ] && [ "$done" = $N ] && [ "$bad" = 0 ] && ! grep -q Non-2xx /tmp/ab.out; then
-    echo "bench http-c$2 $3 $secs $done"
-  else
-    echo "bench-failed http-c$2 $3 rc $rc: $(grep -E '^(Failed|Non-2xx)|apr_' /tmp/ab.out | tr '
-' ' ')"
-  fi
-}
-r=0
-while [ $r -lt $RUNS ]; do
-  for c in 1 10 100; do ab_run 10.0.0.3 $c ours; ab_run 10.0.0.2 $c linux; done
-  r=$((r + 1))
-done
-touch /run/bench-done
-"#;
-
 /// app-example and the Linux guest's nginx, both serving /hello, on xenbr0.
 fn http_plan(app: &Path, runs: u64) -> (Plan, Vec<String>) {
     let mut ours = Guest::ours("bench-ours", app, "log=warn ip=10.0.0.3/24");
     ours.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
     let wait = wait_linux("nginx on port 80", "nginx not up");
-    let script = format!("N={HTTP_REQUESTS}; RUNS={runs}\n{wait}{HTTP_SCRIPT}");
+    let (n, runs) = (HTTP_REQUESTS.to_string(), runs.to_string());
+    let script = wait + &script(HTTP_SCRIPT, &[("N", n.as_str()), ("RUNS", runs.as_str())]);
     let ours = ours
         .step(Step::WaitOutput("app-example: serving HTTP".into(), 120))
         .step(Step::Dom0("bench".into(), script));
@@ -178,47 +130,6 @@ fn http_plan(app: &Path, runs: u64) -> (Plan, Vec<String>) {
 
 /// Requests per ab run of `bench http`.
 const HTTP_REQUESTS: u32 = 2000;
-
-/// dom0's side of `bench lifecycle`: for ours (app-example, 10.0.0.3), then Linux
-/// (10.0.0.2), $RUNS times: `xl save` to a file, `xl restore` of it, the restore's start to
-/// the first ping answered, then `xl migrate` to this same host while dom0 pings the guest
-/// every 10 ms: the migration's time and its downtime (the longest gap between answers).
-/// Lines: `bench MEASURE GUEST SECONDS 1`.
-const LIFECYCLE_SCRIPT: &str = r#"
-echo() { command echo "$@"; command echo "@@rig $*" > /dev/console; }
-el() { awk "BEGIN {printf \"%.3f\", $2 - $1}"; }
-# The longest gap between two answers in `ping -D` output ("[SECONDS] 64 bytes from ..."),
-# or nothing with fewer than two answers.
-gap() { awk -F'[][]' '/bytes from/ {n++; if (n > 1 && $2 - p > g) g = $2 - p; p = $2} END {if (n > 1) printf "%.3f", g}' "$1"; }
-cycle() {
-  f=/tmp/bench-$3.save
-  t0=$(now); timeout 300 xl save "$3" "$f" > /tmp/xl.out 2>&1; rc=$?; t1=$(now)
-  [ $rc = 0 ] || { echo "bench-failed save $2 rc $rc: $(tail -1 /tmp/xl.out)"; return 1; }
-  echo "bench save $2 $(el "$t0" "$t1") 1"
-  t0=$(now); timeout 300 xl restore "$f" > /tmp/xl.out 2>&1; rc=$?; t1=$(now); rm -f "$f"
-  [ $rc = 0 ] || { echo "bench-failed restore $2 rc $rc: $(tail -1 /tmp/xl.out)"; return 1; }
-  echo "bench restore $2 $(el "$t0" "$t1") 1"
-  /bin/ping -c 1 -i 0.01 -w 60 "$1" > /dev/null 2>&1 || { echo "bench-failed restore-to-ping $2"; return 1; }
-  echo "bench restore-to-ping $2 $(el "$t0" "$(now)") 1"
-  # The path: dom0's busybox sh runs its own applet for a bare `ping` (iputils' is /bin/ping).
-  /bin/ping -D -i 0.01 "$1" > /tmp/ping.out 2>&1 & p=$!
-  sleep 1
-  t0=$(now); timeout 300 xl migrate -s '' "$3" 'xl migrate-receive' > /tmp/xl.out 2>&1; rc=$?; t1=$(now)
-  # SIGINT: ping writes out what it buffered and its summary (SIGTERM would lose them).
-  sleep 2; kill -INT $p; wait $p
-  [ $rc = 0 ] || { echo "bench-failed migrate $2 rc $rc: $(tail -1 /tmp/xl.out)"; return 1; }
-  echo "bench migrate $2 $(el "$t0" "$t1") 1"
-  g=$(gap /tmp/ping.out)
-  [ -n "$g" ] && echo "bench downtime $2 $g 1" || echo "bench-failed downtime $2: $(tail -2 /tmp/ping.out)"
-}
-r=0
-while [ $r -lt $RUNS ]; do
-  cycle 10.0.0.3 ours bench-ours
-  cycle 10.0.0.2 linux bench-linux
-  r=$((r + 1))
-done
-touch /run/bench-done
-"#;
 
 /// app-example (at its manifest's memory, or `memory`) beside the Linux guest (its 128
 /// MiB): save, restore and migrate each, alternately. Also returns the line that says the
@@ -235,7 +146,9 @@ fn lifecycle_plan(
         Some(m) => u32::try_from(m).context("--memory: too large")?,
         None => app_memory,
     };
-    let script = format!("RUNS={runs}\n{}{LIFECYCLE_SCRIPT}", wait_linux("ready", "not ready"));
+    let runs = runs.to_string();
+    let script =
+        wait_linux("ready", "not ready") + &script(LIFECYCLE_SCRIPT, &[("RUNS", runs.as_str())]);
     let ours = ours
         .step(Step::WaitOutput("app-example: serving HTTP".into(), 120))
         .step(Step::Dom0("bench".into(), script));
@@ -263,7 +176,7 @@ fn boot_plan(hello: &Path, app: &Path, runs: u64) -> Result<(Plan, Vec<String>)>
     std::fs::write(&disk, vec![0u8; 8 << 20])?;
     let step = |name: &str, who: &str, ready: &str, ip: &str| {
         let vars = [("NAME", name), ("WHO", who), ("READY", ready), ("IP", ip)];
-        Step::Dom0("boot".into(), crate::e2e::script(BOOT_SCRIPT, &vars, &[]))
+        Step::Dom0("boot".into(), script(BOOT_SCRIPT, &vars))
     };
     let (mut batches, mut sources) = (Vec::new(), Vec::new());
     for r in 0..runs {
