@@ -27,6 +27,7 @@ const REFUSED: &[(&str, &str, &str)] = &[
     ("memory-init", "let _ = kernel::mm::init(&[]);", "function `init` is private"),
     ("event-channels", "kernel::xen::event::send(1);", "module `event` is private"),
     ("xen-init", "kernel::xen::init();", "function `init` is private"),
+    ("xen-detect", "let _ = kernel::xen::detect();", "function `detect` is private"),
 ];
 
 /// What apps may do: grant through the owning handle, read the heap's counters.

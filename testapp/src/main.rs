@@ -10,9 +10,6 @@ use kernel::selftest;
 
 kernel::main!(main);
 
-/// An address that is canonical but never mapped.
-const UNMAPPED: u64 = 0x0000_7ead_beef_0000;
-
 async fn main() {
     let test = kernel::config().str("test").unwrap_or("hello");
     kernel::println!("testapp: running {test}");
@@ -20,11 +17,11 @@ async fn main() {
         "hello" => kernel::println!("testapp: hello"),
         "panic" => panic!("testapp: deliberate panic"),
         "page-fault" => {
-            let v = selftest::read_at(UNMAPPED);
+            let v = selftest::read_unmapped();
             kernel::println!("testapp: FAILED: read {v:#x} from an unmapped address");
         }
         "null" => {
-            let v = selftest::read_at(8);
+            let v = selftest::read_page_zero();
             kernel::println!("testapp: FAILED: read {v:#x} from page 0");
         }
         "write-text" => {
