@@ -9,16 +9,16 @@ el() { awk "BEGIN {printf \"%.3f\", $2 - $1}"; }
 o=/out/$NAME
 log=$(console_log "$NAME")
 t0=$(cat "$o/t_create")
-# At most 60 s after the create (a deadline, since each curl may wait its 1 s).
-late() { awk "BEGIN {exit !($(now) - $t0 > 60)}"; }
+# At most 120 s after the create (a deadline, since each curl may wait its 1 s).
+late() { awk "BEGIN {exit !($(now) - $t0 > 120)}"; }
 if [ "$READY" = http ]; then
   until [ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://$IP/hello")" = 200 ]; do
-    late && { echo "bench-failed ready $WHO: no HTTP 200 within 60 s"; exit 1; }
+    late && { echo "bench-failed ready $WHO: no HTTP 200 within 120 s"; exit 1; }
     sleep 0.05
   done
 else
   until grep -qF -- "$READY" "$log" 2> /dev/null; do
-    late && { echo "bench-failed ready $WHO: no \"$READY\" within 60 s"; exit 1; }
+    late && { echo "bench-failed ready $WHO: no \"$READY\" within 120 s"; exit 1; }
     sleep 0.02
   done
 fi
