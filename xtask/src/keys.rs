@@ -308,7 +308,7 @@ type = "secret"
             err(manifest(log, "")),
             "package.metadata.unikernel.keys.log: the runtime has this key (logging.log)"
         );
-        let ip2 = "[package.metadata.unikernel.keys.ip2]\ntype = \"bool\"\n";
+        let ip2 = "[package.metadata.unikernel.keys.ip_2]\ntype = \"bool\"\n";
         assert!(err(manifest(ip2, "")).contains("(network.ip, for device 2)"));
         assert!(err(manifest("[package.metadata.unikernel.keys]\nport = 1", ""))
             .contains("keys.port: expected a table"));
@@ -317,9 +317,9 @@ type = "secret"
     #[test]
     fn sets_replace_boot_words_and_fix_configure_values() {
         let mut m = manifest(KEYS, "log=info port=81").unwrap();
-        let sets = ["port=8080", "log=debug", "cache=16MiB", "token=s3cr3t", "ip1=dhcp"];
+        let sets = ["port=8080", "log=debug", "cache=16MiB", "token=s3cr3t", "ip_1=dhcp"];
         apply(&mut m, &sets.map(String::from)).unwrap();
-        assert_eq!(m.cmdline, "port=8080 log=debug token=s3cr3t ip1=dhcp");
+        assert_eq!(m.cmdline, "port=8080 log=debug token=s3cr3t ip_1=dhcp");
         assert_eq!(
             m.keys.key("cache").unwrap().presence,
             Presence::Default(config::Value::Size(16 << 20))
@@ -374,5 +374,26 @@ type = "secret"
         assert_eq!(m.extra(), "ip=10.0.0.2/24");
         apply(&mut m, &["ip=10.0.0.3/24".into()]).unwrap();
         assert_eq!(m.extra(), "ip=10.0.0.3/24");
+    }
+
+    /// The second network's keys are `ip_1=`, `gw_1=`; `ip1=`, their old spelling, is an
+    /// unknown key whose message says the new one.
+    #[test]
+    fn a_second_network_takes_ip_1() {
+        let net = "[[package.metadata.unikernel.network]]
+                   [[package.metadata.unikernel.network]]
+ip = \"10.0.1.2/24\"
+                   gateway = \"10.0.1.1\"
+";
+        let mut m = manifest(net, "").unwrap();
+        assert_eq!(m.extra(), "ip_1=10.0.1.2/24 gw_1=10.0.1.1");
+        assert_eq!(
+            err(apply(&mut m, &["ip1=dhcp".into()])),
+            "--set ip1: unknown key (did you mean ip_1?)"
+        );
+        apply(&mut m, &["ip_1=dhcp".into()]).unwrap();
+        assert_eq!(m.extra(), "ip_1=dhcp gw_1=10.0.1.1");
+        let old = manifest(net, "ip61=fd01::2/64").unwrap();
+        assert!(err(check(&old)).contains("ip61: unknown key (did you mean ip6_1?)"));
     }
 }

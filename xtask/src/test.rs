@@ -62,6 +62,14 @@ const BOOT_CASES: &[BootCase] = &[
         ],
         exit: Exit::BadConfig,
     },
+    // The second vif's keys are ip_1=, gw_1=, ...: the old spelling names the new one.
+    BootCase {
+        name: "config-old-indexed-key",
+        package: "app-example",
+        cmdline: "ip1=10.0.0.4/24",
+        expect: &["config:   ip1: unknown key (did you mean ip_1?)", "config: exit 78"],
+        exit: Exit::BadConfig,
+    },
     BootCase {
         name: "config-configure-key-at-boot",
         package: "app-example",

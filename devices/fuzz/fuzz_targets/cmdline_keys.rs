@@ -31,11 +31,7 @@ fn check_cmdline(line: &str) {
 
 /// The key `name` of vif `index`, as the parser names it.
 fn key_name(name: &str, index: usize) -> String {
-    if index == 0 {
-        name.to_string()
-    } else {
-        format!("{name}{index}")
-    }
+    devices::config::indexed_name(name, index as u32)
 }
 
 /// The value of the last word `KEY=VALUE` (bare words are flags, not keys with a value).

@@ -6,9 +6,9 @@
 //!   derived from the MAC); `gw6=fd00::1` the IPv6 default route.
 //! - `dns=10.0.0.1` kept for applications (`Interface::dns`); the runtime has no resolver.
 //!
-//! The n-th vif (n >= 1) reads the same keys with n appended: `ip1=`, `gw1=`, ...
+//! The n-th vif (n >= 1) reads the same keys as `NAME_n`: `ip_1=`, `gw_1=`, `ip6_1=`, ...
+//! ([`crate::config::indexed_name`]).
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, Ipv6Addr};
@@ -37,7 +37,7 @@ pub struct Config {
 /// A key of the line holds a value that is not valid for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadKey {
-    /// The key as written (`ip`, `gw1`, ...).
+    /// The key as written (`ip`, `gw_1`, ...).
     pub key: String,
     pub value: String,
 }
@@ -51,11 +51,7 @@ impl core::fmt::Display for BadKey {
 impl core::error::Error for BadKey {}
 
 fn key_name(name: &str, index: usize) -> String {
-    if index == 0 {
-        String::from(name)
-    } else {
-        format!("{name}{index}")
-    }
+    crate::config::indexed_name(name, u32::try_from(index).unwrap_or(u32::MAX))
 }
 
 fn key<'a>(cmdline: &'a str, name: &str, index: usize) -> Option<&'a str> {
@@ -133,9 +129,11 @@ mod tests {
 
     #[test]
     fn static_dhcp_and_indexed_keys() {
-        let c =
-            parse("log=info ip=10.0.0.10/24 gw=10.0.0.1 ip1=192.168.1.2/16 dns=1.1.1.1,9.9.9.9", 0)
-                .unwrap();
+        let c = parse(
+            "log=info ip=10.0.0.10/24 gw=10.0.0.1 ip_1=192.168.1.2/16 dns=1.1.1.1,9.9.9.9",
+            0,
+        )
+        .unwrap();
         assert_eq!(
             c.v4,
             V4::Static {
@@ -145,7 +143,7 @@ mod tests {
         );
         assert_eq!(c.dns.len(), 2);
         assert!(parse("dns=", 0).unwrap().dns.is_empty());
-        let c1 = parse("ip=10.0.0.10/24 ip1=192.168.1.2/16", 1).unwrap();
+        let c1 = parse("ip=10.0.0.10/24 ip_1=192.168.1.2/16", 1).unwrap();
         assert_eq!(
             c1.v4,
             V4::Static {
@@ -169,9 +167,9 @@ mod tests {
             ("ip=10.0.0.3/24 gw=x", "gw="),
             ("ip6=fd00::1", "ip6="),
             ("dns=1.1.1.1,", "dns="),
-            ("ip1=1.2.3.4", "ip1="),
+            ("ip_1=1.2.3.4", "ip_1="),
         ] {
-            let index = if key == "ip1=" { 1 } else { 0 };
+            let index = if key == "ip_1=" { 1 } else { 0 };
             let e = parse(line, index).unwrap_err();
             assert!(alloc::format!("{e}").starts_with(key), "{line}: {e}");
         }

@@ -13,7 +13,7 @@ pub mod runtime;
 pub mod schema;
 pub mod value;
 
-pub use schema::{Key, Presence, Schema, SchemaError, Stage};
+pub use schema::{indexed_name, Key, Presence, Schema, SchemaError, Stage};
 pub use value::{Cidr, IntKind, Reason, Secret, Type, Value};
 
 use alloc::collections::BTreeMap;
@@ -27,7 +27,7 @@ use core::time::Duration;
 /// A value that is not one of its key's type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadValue {
-    /// As written: `ip1`, `port`.
+    /// As written: `ip_1`, `port`.
     pub key: String,
     /// As written; empty for a secret's, which is never shown.
     pub value: String,
@@ -134,7 +134,7 @@ pub const HELP: &str = "--help";
 /// The values of every key: given, default, or none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// By the name as written (`ip1` for the second vif's `ip`); `None`: given as unset.
+    /// By the name as written (`ip_1` for the second vif's `ip`); `None`: given as unset.
     values: BTreeMap<String, Option<Value>>,
     /// Every name that may be asked for: a typo in an app is a panic, not a silent `None`.
     schema: Schema,
@@ -219,8 +219,12 @@ pub fn parse_cmdline(schema: &Schema, cmdline: &str) -> Result<Config, CmdlineEr
     Ok(Config { values, schema: schema.clone() })
 }
 
-/// The key whose name is one edit away from `name`, if there is exactly one such.
+/// The name `name` was meant as: an indexed key's in the old spelling (`ip1` is `ip_1`
+/// now), else the key whose name is one edit away, if there is exactly one such.
 fn nearest(schema: &Schema, name: &str) -> Option<String> {
+    if let Some(n) = schema.respelled(name) {
+        return Some(n);
+    }
     let mut near = schema.keys.iter().filter(|k| one_edit(&k.name, name));
     match (near.next(), near.next()) {
         (Some(k), None) => Some(k.name.clone()),
@@ -244,8 +248,8 @@ fn one_edit(a: &str, b: &str) -> bool {
 }
 
 impl Config {
-    /// The value of `name` (`ip1` for an indexed key's second), `None` when it has none.
-    /// An indexed key's default holds for every index (`mtu3` defaults as `mtu` does).
+    /// The value of `name` (`ip_1` for an indexed key's second), `None` when it has none.
+    /// An indexed key's default holds for every index (`mtu_3` defaults as `mtu` does).
     /// Panics when the schema has no such key: that is a typo in the program.
     pub fn get(&self, name: &str) -> Option<&Value> {
         let (key, index) = self.key(name);
@@ -382,7 +386,7 @@ pub fn help(schema: &Schema) -> String {
                 notes.push(format!("{w}: none"));
             }
             if k.indexed {
-                notes.push(format!("{}1=... for the second device", k.name));
+                notes.push(format!("{}=... for the second device", indexed_name(&k.name, 1)));
             }
             let notes =
                 if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
@@ -424,14 +428,15 @@ mod tests {
 
     #[test]
     fn a_valid_line_gives_typed_values_and_defaults() {
-        let c = parse_cmdline(&schema(), " ip=10.0.0.2/24 ip1=dhcp gw2=10.0.0.1 token=s3 verbose ")
-            .unwrap();
+        let c =
+            parse_cmdline(&schema(), " ip=10.0.0.2/24 ip_1=dhcp gw_2=10.0.0.1 token=s3 verbose ")
+                .unwrap();
         assert_eq!(c.ipv4_cidr("ip").unwrap().prefix_len, 24);
-        assert_eq!(c.ipv4_cidr("ip1"), None);
-        assert_eq!(c.ipv4_cidr("ip5"), None);
-        assert_eq!(c.ipv4("gw2"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(c.ipv4_cidr("ip_1"), None);
+        assert_eq!(c.ipv4_cidr("ip_5"), None);
+        assert_eq!(c.ipv4("gw_2"), Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(c.int::<u16>("port"), Some(80));
-        assert_eq!(c.int::<u16>("mtu3"), Some(1500));
+        assert_eq!(c.int::<u16>("mtu_3"), Some(1500));
         assert_eq!(c.secret("token").unwrap().expose(), "s3");
         assert_eq!(c.bool("verbose"), Some(true));
         assert_eq!(c.size("cache"), Some(4 << 20));
@@ -468,7 +473,22 @@ mod tests {
                 "token: required, not given: expected secret",
             ]
         );
-        assert_eq!(errors("token=a ip64=dhcp zz"), vec!["ip64: unknown key", "zz: unknown key"]);
+        assert_eq!(
+            errors("token=a ip_64=dhcp ip99=dhcp zz"),
+            vec!["ip_64: unknown key", "ip99: unknown key", "zz: unknown key"]
+        );
+    }
+
+    #[test]
+    fn the_old_spelling_of_a_devices_key_says_the_new_one() {
+        assert_eq!(
+            errors("token=a ip1=dhcp gw12=10.0.0.1 mtu3=9000"),
+            vec![
+                "ip1: unknown key (did you mean ip_1?)",
+                "gw12: unknown key (did you mean gw_12?)",
+                "mtu3: unknown key (did you mean mtu_3?)",
+            ]
+        );
     }
 
     #[test]
@@ -487,7 +507,7 @@ mod tests {
     fn the_listing_has_every_key() {
         let h = help(&schema());
         assert!(h.starts_with("app:\n"));
-        assert!(h.contains("  ip=IPV4-CIDR    doc (dhcp: none; ip1=... for the second device)\n"));
+        assert!(h.contains("  ip=IPV4-CIDR    doc (dhcp: none; ip_1=... for the second device)\n"));
         assert!(h.contains("  token=SECRET    doc (required)\n"), "{h}");
         assert!(h.contains("  cache=SIZE      doc (fixed: 4MiB)\n"), "{h}");
         assert!(h.contains("  verbose[=BOOL]  doc (default false)\n"), "{h}");

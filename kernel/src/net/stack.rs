@@ -257,9 +257,8 @@ pub async fn start() {
     }
 }
 
-/// Brings up the vif at `path` as interface `index` (its keys: `ip`, or `ip1=`, ...). The
-/// boot check (`crate::config`) has accepted the line against the same keys' types; what
-/// can still fail here is vif 6, whose `ip6=` is vif 0's IPv6 key (`devices::config::runtime`).
+/// Brings up the vif at `path` as interface `index` (its keys: `ip`, or `ip_1=`, ...). The
+/// boot check (`crate::config`) has accepted the line against the same keys' types.
 async fn attach(path: &str, index: usize) {
     let name = alloc::format!("vif{index}");
     let cfg = match config::parse(crate::cmdline(), index) {
