@@ -9,6 +9,7 @@
 //! configure-time key given at boot is an error that names the key, the value and the type
 //! expected; `--help` asks for the listing ([`help`]).
 
+pub mod net;
 pub mod runtime;
 pub mod schema;
 pub mod value;

@@ -6,7 +6,7 @@ use super::Schema;
 
 /// The runtime's keys, encoded (see [`super::schema`]). Indexed keys take `NAME_n` for vif n
 /// (`ip_1=`, `gw_1=`, `ip6_1=`; [`super::indexed_name`]), so `ip6` is only vif 0's IPv6 key
-/// and `ip_6` vif 6's IPv4 one.
+/// and `ip_6` vif 6's IPv4 one. [`super::net`] reads them per vif.
 pub const KEYS: &str = "\
 unikernel-keys 1
 network.ip type=ipv4-cidr stage=boot unset=dhcp indexed # the vif's IPv4 address and prefix; none or dhcp: DHCPv4
