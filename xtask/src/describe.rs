@@ -65,7 +65,7 @@ pub fn text(m: &Manifest) -> Result<String> {
         m.on_reboot.xl_name(),
         m.on_crash.xl_name()
     );
-    let _ = writeln!(out, "command line: {}", keys::redact(&schema, &m.extra()));
+    let _ = writeln!(out, "command line: {}", devices::config::redact(&schema, &m.extra()));
     out += "\ndevices:\n";
     let mut rows = Vec::new();
     for (i, n) in m.networks.iter().enumerate() {
@@ -300,6 +300,7 @@ mod tests {
         keys::apply(&mut m, &["token=hunter2".into()]).unwrap();
         let t = text(&m).unwrap();
         assert!(!t.contains("hunter2"), "{t}");
+        assert!(t.contains("command line: token=<secret> ip_1=10.0.1.2/24\n"), "{t}");
         assert!(t.contains("    token           secret"), "{t}");
         assert!(t.contains("<secret>"), "{t}");
         assert!(t.contains("    ip_1            ipv4-cidr"), "{t}");

@@ -220,6 +220,27 @@ pub fn parse_cmdline(schema: &Schema, cmdline: &str) -> Result<Config, CmdlineEr
     Ok(Config { values, schema: schema.clone() })
 }
 
+/// `line` with every secret key's value replaced by `<secret>` (`token=<secret>`), words
+/// one space apart: what may be shown or logged of a line (the guest's debug log, `cargo
+/// xtask describe`). A line the check refused is not shown at all: its unknown keys' values
+/// are left as written (one may be a misspelt secret's).
+pub fn redact(schema: &Schema, line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for w in line.split_ascii_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        match w.split_once('=') {
+            Some((k, _)) if schema.resolve(k).is_some_and(|(k, _)| k.ty == Type::Secret) => {
+                out.push_str(k);
+                out.push_str("=<secret>");
+            }
+            _ => out.push_str(w),
+        }
+    }
+    out
+}
+
 /// The name `name` was meant as: an indexed key's in the old spelling (`ip1` is `ip_1`
 /// now), else the key whose name is one edit away, if there is exactly one such.
 fn nearest(schema: &Schema, name: &str) -> Option<String> {
@@ -497,6 +518,52 @@ mod tests {
         let c = parse_cmdline(&schema(), "token=hunter2").unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
         assert_eq!(c.get("token").unwrap().to_string(), "<secret>");
+        assert_eq!(c.secret("token").unwrap().expose(), "hunter2");
+    }
+
+    /// Whatever else is wrong with the line, no message shows a secret's value: a repeated
+    /// secret, a secret beside bad values, a bare secret key, a line with --help.
+    #[test]
+    fn no_error_shows_a_secret() {
+        for line in [
+            "token=hunter2 token=hunter2",
+            "token=hunter2 port=0 mode=slow",
+            "token=hunter2 cache=1MiB prot=1",
+            "token=hunter2 --help",
+            "token",
+        ] {
+            let e = match parse_cmdline(&schema(), line) {
+                Err(e) => e,
+                Ok(c) => panic!("{line:?}: accepted: {c:?}"),
+            };
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains("hunter2"), "{line:?}: {shown}");
+        }
+    }
+
+    /// --help lists a secret key with its type and whether it is required, never a value.
+    #[test]
+    fn the_listing_shows_no_secret() {
+        let mut s = schema();
+        let h = help(&s);
+        assert!(h.contains("  token=SECRET    doc (required)\n"), "{h}");
+        // A default can only come from a schema built by hand (from_attrs refuses one): even
+        // then the listing and the encoding show <secret>.
+        let token = s.keys.iter_mut().find(|k| k.name == "token").unwrap();
+        token.presence = Presence::Default(Value::Secret(Secret::new("hunter2")));
+        let h = help(&s);
+        assert!(!h.contains("hunter2") && h.contains("token=SECRET    doc (default <secret>)"));
+        assert!(!s.encode().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_shown_line_has_its_secrets_redacted() {
+        let s = schema();
+        assert_eq!(
+            redact(&s, "  ip=10.0.0.2/24 token=hunter2   verbose  token=a=b tokn=x token "),
+            "ip=10.0.0.2/24 token=<secret> verbose token=<secret> tokn=x token"
+        );
+        assert_eq!(redact(&s, ""), "");
     }
 
     #[test]
