@@ -12,7 +12,9 @@ use log::LevelFilter;
 
 static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
 
-/// The guest's command line (xl's `extra=`), as the loader gave it.
+/// The guest's command line (xl's `extra=`), as the loader gave it: with the values of
+/// secret keys, so not for printing (`kernel::config()` gives them typed, a secret as a
+/// `Secret` that shows `<secret>`).
 pub fn cmdline() -> &'static str {
     BOOT_INFO.get().map_or("", |b| b.cmdline())
 }
@@ -86,7 +88,11 @@ pub(crate) fn start(
             log::info!("no Xen found: plain PVH boot; heap {} MiB", heap >> 20)
         }
     }
-    log::debug!("command line: {cmdline:?}");
+    // Never the line as given: a secret key's value shows as <secret>. (A refused line
+    // powered off above, its problems printed without any secret.)
+    if let (Ok(c), true) = (&config, log::log_enabled!(log::Level::Debug)) {
+        log::debug!("command line: {:?}", devices::config::redact(c.schema(), cmdline));
+    }
     let t_main = cpu::rdtsc();
     let cycles = t_main.wrapping_sub(arch::boot_tsc());
     // The bench and the test summary read this line ("boot: N TSC cycles ...").

@@ -65,7 +65,7 @@ pub fn text(m: &Manifest) -> Result<String> {
         m.on_reboot.xl_name(),
         m.on_crash.xl_name()
     );
-    let _ = writeln!(out, "command line: {}", keys::redact(&schema, &m.extra()));
+    let _ = writeln!(out, "command line: {}", devices::config::redact(&schema, &m.extra()));
     out += "\ndevices:\n";
     let mut rows = Vec::new();
     for (i, n) in m.networks.iter().enumerate() {
@@ -96,7 +96,7 @@ pub fn text(m: &Manifest) -> Result<String> {
 }
 
 /// Every key by section; with the guest's configuration and command line, a VALUE column
-/// and rows for a second, third... device's names the line gives (`ip1=`).
+/// and rows for a second, third... device's names the line gives (`ip_1=`).
 fn keys_table(schema: &Schema, current: Option<(&Config, &str)>) -> String {
     let extra_names: Vec<&str> = current
         .map(|(_, line)| line)
@@ -300,9 +300,10 @@ mod tests {
         keys::apply(&mut m, &["token=hunter2".into()]).unwrap();
         let t = text(&m).unwrap();
         assert!(!t.contains("hunter2"), "{t}");
+        assert!(t.contains("command line: token=<secret> ip_1=10.0.1.2/24\n"), "{t}");
         assert!(t.contains("    token           secret"), "{t}");
         assert!(t.contains("<secret>"), "{t}");
-        assert!(t.contains("    ip1             ipv4-cidr"), "{t}");
+        assert!(t.contains("    ip_1            ipv4-cidr"), "{t}");
         assert!(t.contains("10.0.1.2/24"), "{t}");
         let g = graph(&m).unwrap();
         assert!(g.contains("\"netfront\" -> \"vif1\";"), "{g}");

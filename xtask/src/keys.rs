@@ -209,22 +209,6 @@ pub fn check(manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
-/// `line` with every secret's value replaced by `<secret>`, for showing.
-pub fn redact(schema: &Schema, line: &str) -> String {
-    let words: Vec<String> = line
-        .split_ascii_whitespace()
-        .map(|w| match w.split_once('=') {
-            Some((k, _))
-                if schema.resolve(k).is_some_and(|(k, _)| k.ty == config::Type::Secret) =>
-            {
-                format!("{k}=<secret>")
-            }
-            _ => w.to_string(),
-        })
-        .collect();
-    words.join(" ")
-}
-
 /// The configuration the guest will see: every key's value from the command line the
 /// manifest and the settings make.
 pub fn current(manifest: &Manifest) -> Result<config::Config> {
@@ -308,7 +292,7 @@ type = "secret"
             err(manifest(log, "")),
             "package.metadata.unikernel.keys.log: the runtime has this key (logging.log)"
         );
-        let ip2 = "[package.metadata.unikernel.keys.ip2]\ntype = \"bool\"\n";
+        let ip2 = "[package.metadata.unikernel.keys.ip_2]\ntype = \"bool\"\n";
         assert!(err(manifest(ip2, "")).contains("(network.ip, for device 2)"));
         assert!(err(manifest("[package.metadata.unikernel.keys]\nport = 1", ""))
             .contains("keys.port: expected a table"));
@@ -317,9 +301,9 @@ type = "secret"
     #[test]
     fn sets_replace_boot_words_and_fix_configure_values() {
         let mut m = manifest(KEYS, "log=info port=81").unwrap();
-        let sets = ["port=8080", "log=debug", "cache=16MiB", "token=s3cr3t", "ip1=dhcp"];
+        let sets = ["port=8080", "log=debug", "cache=16MiB", "token=s3cr3t", "ip_1=dhcp"];
         apply(&mut m, &sets.map(String::from)).unwrap();
-        assert_eq!(m.cmdline, "port=8080 log=debug token=s3cr3t ip1=dhcp");
+        assert_eq!(m.cmdline, "port=8080 log=debug token=s3cr3t ip_1=dhcp");
         assert_eq!(
             m.keys.key("cache").unwrap().presence,
             Presence::Default(config::Value::Size(16 << 20))
@@ -374,5 +358,49 @@ type = "secret"
         assert_eq!(m.extra(), "ip=10.0.0.2/24");
         apply(&mut m, &["ip=10.0.0.3/24".into()]).unwrap();
         assert_eq!(m.extra(), "ip=10.0.0.3/24");
+    }
+
+    /// No error of `--set` or of the manifest's line shows a secret's value, nor does
+    /// the manifest's schema (a secret has no default).
+    #[test]
+    fn a_secret_is_never_shown() {
+        let mut m = manifest(KEYS, "").unwrap();
+        let sets = ["token=hunter2 x", "tokn=hunter2", "token", "port=0"].map(String::from);
+        let e = err(apply(&mut m, &sets));
+        assert!(!e.contains("hunter2"), "{e}");
+        assert!(e.contains("--set token: the value holds whitespace"), "{e}");
+        assert!(e.contains("--set tokn: unknown key (did you mean token?)"), "{e}");
+        let repeated = manifest(KEYS, "token=hunter2 token=hunter3").unwrap();
+        let e = err(check(&repeated));
+        assert!(e.contains("token: given more than once") && !e.contains("hunter"), "{e}");
+        apply(&mut m, &["token=hunter2".into()]).unwrap();
+        assert_eq!(m.extra(), "token=hunter2");
+        assert!(!m.keys.encode().contains("hunter2"));
+        assert!(!format!("{:?}", current(&m).unwrap()).contains("hunter2"));
+        let declared = "[package.metadata.unikernel.keys.token]\ntype = \"secret\"\n\
+                        default = \"hunter2\"\n";
+        let e = err(manifest(declared, ""));
+        assert!(e.contains("a secret has no default") && !e.contains("hunter2"), "{e}");
+    }
+
+    /// The second network's keys are `ip_1=`, `gw_1=`; `ip1=`, their old spelling, is an
+    /// unknown key whose message says the new one.
+    #[test]
+    fn a_second_network_takes_ip_1() {
+        let net = "[[package.metadata.unikernel.network]]
+                   [[package.metadata.unikernel.network]]
+ip = \"10.0.1.2/24\"
+                   gateway = \"10.0.1.1\"
+";
+        let mut m = manifest(net, "").unwrap();
+        assert_eq!(m.extra(), "ip_1=10.0.1.2/24 gw_1=10.0.1.1");
+        assert_eq!(
+            err(apply(&mut m, &["ip1=dhcp".into()])),
+            "--set ip1: unknown key (did you mean ip_1?)"
+        );
+        apply(&mut m, &["ip_1=dhcp".into()]).unwrap();
+        assert_eq!(m.extra(), "ip_1=dhcp gw_1=10.0.1.1");
+        let old = manifest(net, "ip61=fd01::2/64").unwrap();
+        assert!(err(check(&old)).contains("ip61: unknown key (did you mean ip6_1?)"));
     }
 }

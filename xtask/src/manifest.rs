@@ -252,14 +252,13 @@ impl Manifest {
     }
 
     /// The guest's command line (xl's `extra=`): the manifest's `cmdline`, then each
-    /// network's `ip=`/`gw=` (`ip1=`, ... for the second) unless the line has that key.
+    /// network's `ip=`/`gw=` (`ip_1=`, ... for the second) unless the line has that key.
     pub fn extra(&self) -> String {
         let mut words: Vec<String> =
             self.cmdline.split_ascii_whitespace().map(String::from).collect();
-        for (i, n) in self.networks.iter().enumerate() {
-            let suffix = if i == 0 { String::new() } else { i.to_string() };
+        for (i, n) in (0u32..).zip(&self.networks) {
             for (key, v) in [("ip", &n.ip), ("gw", &n.gateway)] {
-                let key = format!("{key}{suffix}");
+                let key = devices::config::indexed_name(key, i);
                 if let Some(v) = v.as_ref().filter(|_| !devices::cmdline::has(&self.cmdline, &key))
                 {
                     words.push(format!("{key}={v}"));

@@ -62,6 +62,14 @@ const BOOT_CASES: &[BootCase] = &[
         ],
         exit: Exit::BadConfig,
     },
+    // The second vif's keys are ip_1=, gw_1=, ...: the old spelling names the new one.
+    BootCase {
+        name: "config-old-indexed-key",
+        package: "app-example",
+        cmdline: "ip1=10.0.0.4/24",
+        expect: &["config:   ip1: unknown key (did you mean ip_1?)", "config: exit 78"],
+        exit: Exit::BadConfig,
+    },
     BootCase {
         name: "config-configure-key-at-boot",
         package: "app-example",
@@ -365,6 +373,15 @@ pub fn run(parts: Parts) -> Result<bool> {
             t,
             result.map_err(|e| format!("{e:#}")),
         );
+        let t = Instant::now();
+        match keys_app() {
+            Ok(image) => {
+                for (name, result) in keys_app_cases(&image) {
+                    summary.record("qemu", name, t, result);
+                }
+            }
+            Err(e) => summary.record("qemu", "keys-app", t, Err(format!("{e:#}"))),
+        }
     }
 
     println!("== figures");
@@ -449,4 +466,81 @@ fn new_app_boots() -> Result<Image> {
     anyhow::ensure!(run.exit == Exit::Poweroff, "ended {:?}:\n{}", run.exit, run.output);
     anyhow::ensure!(run.output.contains("Hello from demoapp!"), "no greeting:\n{}", run.output);
     Ok(image)
+}
+
+/// A secret given to `build --set` for the keys app: a boot key's value goes on the command
+/// line (the manifest's, for xl), never into the image.
+const BUILD_SECRET: &str = "build-secret-7f3a";
+/// The secret the keys app's boots give it: their output must never hold it.
+const BOOT_SECRET: &str = "hunter2-boot";
+
+/// An app made by `cargo xtask new` with one key more, a required secret (`token`): the
+/// runtime's keys checks for a required key and for secrets, on an app of their own rather
+/// than testapp, every boot of which (here and in the e2e suite) would have to give it.
+fn keys_app() -> Result<std::path::PathBuf> {
+    let parent = util::root().join("target/xtask-new-keys");
+    let _ = std::fs::remove_dir_all(&parent);
+    std::fs::create_dir_all(&parent)?;
+    let dir = crate::new::create("keysapp", &parent)?;
+    let manifest = dir.join("Cargo.toml");
+    let mut toml = std::fs::read_to_string(&manifest)?;
+    toml += "\n[package.metadata.unikernel.keys.token]\ntype = \"secret\"\nrequired = true\n\
+             doc = \"an API token\"\n";
+    std::fs::write(&manifest, toml)?;
+    let opts = build::Options {
+        sets: vec![format!("token={BUILD_SECRET}")],
+        ..build::Options::standalone(&manifest)?
+    };
+    Ok(build::build(&opts)?.path)
+}
+
+/// The keys app's boots, one summary line each: without its required key it powers off
+/// with exit 78 naming the key; its secret shows in no output (debug log of the command
+/// line, errors, --help) nor in the image.
+fn keys_app_cases(image: &std::path::Path) -> Vec<(&'static str, Result<(), String>)> {
+    let boot = |cmdline: &str, exit: Exit, expect: &[&str]| -> Result<(), String> {
+        let run = qemu::boot(image, cmdline, BOOT_TIMEOUT).map_err(|e| format!("{e:#}"))?;
+        let missing: Vec<&&str> = expect.iter().filter(|e| !run.output.contains(**e)).collect();
+        if run.exit != exit || !missing.is_empty() || run.output.contains(BOOT_SECRET) {
+            return Err(format!(
+                "{cmdline:?}: ended {:?} (expected {exit:?}), lacks {missing:?}, shows the \
+                 secret: {}; output:\n{}",
+                run.exit,
+                run.output.contains(BOOT_SECRET),
+                run.output
+            ));
+        }
+        Ok(())
+    };
+    let required = boot(
+        "log=info",
+        Exit::BadConfig,
+        &[
+            "config:   token: required, not given: expected secret",
+            "config: exit 78 (bad configuration): powering off",
+        ],
+    );
+    let secret = (|| {
+        let bytes = std::fs::read(image).map_err(|e| e.to_string())?;
+        if bytes.windows(BUILD_SECRET.len()).any(|w| w == BUILD_SECRET.as_bytes()) {
+            return Err(format!("the image holds the secret given to build --set {BUILD_SECRET}"));
+        }
+        let s = BOOT_SECRET;
+        boot(
+            &format!("log=debug token={s}"),
+            Exit::Poweroff,
+            &["command line: \"log=debug token=<secret>\"", "Hello from keysapp!"],
+        )?;
+        boot(
+            &format!("token={s} token={s}2 tokn={s}3 log=loud"),
+            Exit::BadConfig,
+            &["config:   token: given more than once", "tokn: unknown key (did you mean token?)"],
+        )?;
+        boot(
+            &format!("token={s} --help"),
+            Exit::Poweroff,
+            &["token=SECRET", "an API token (required)", "config: --help given"],
+        )
+    })();
+    vec![("new-app-required-key", required), ("new-app-secret-never-shown", secret)]
 }

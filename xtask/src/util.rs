@@ -94,6 +94,7 @@ mod tests {
         }
         let tools: Vec<_> = super::host_tools().collect();
         assert!(tools.contains(&("shellcheck", "shellcheck")), "{tools:?}");
+        assert!(tools.contains(&("dot", "graphviz")), "{tools:?}");
         assert!(tools.contains(&("qemu-system-x86_64", "qemu-system-x86")), "{tools:?}");
     }
 }

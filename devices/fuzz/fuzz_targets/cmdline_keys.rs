@@ -1,14 +1,18 @@
 //! The guest command line (xl's `extra=`, written by whoever configures the domain): any
-//! UTF-8 text into `devices::cmdline` (pairs, get, has) and into the runtime's network
-//! configuration parser, `devices::cmdline::net`.
+//! UTF-8 text into `devices::cmdline` (pairs, get, has), into the boot check against the
+//! runtime's keys and an app's (`devices::config::parse_cmdline`), and from its typed
+//! values into each vif's network configuration (`devices::config::net::vif`).
 //!
 //! Checks: nothing panics; `pairs` gives one pair per word, keys without `=` or whitespace;
-//! `get` is the last pair's value and agrees with `has`; a parsed static IPv4 prefix is at
-//! most 32 and an IPv6 one at most 128; a static address or DHCP follows from the `ip`
-//! key alone; every error names a key that is on the line.
+//! `get` is the last pair's value and agrees with `has`; every error names a key written on
+//! the line (a suggestion names a key of the schema) and never shows a secret's value; a
+//! vif's static IPv4 prefix is at most 32 and an IPv6 one at most 128; a static address or
+//! DHCP follows from the vif's `ip` key alone (`ip`, `ip_1`, ...), and its gateway from its
+//! `gw` key.
 #![no_main]
 
-use devices::cmdline::{self, net as config};
+use devices::config::{self, net, CmdlineError, Key, KeyError, Schema};
+use devices::cmdline;
 use libfuzzer_sys::fuzz_target;
 
 fn check_cmdline(line: &str) {
@@ -29,57 +33,80 @@ fn check_cmdline(line: &str) {
     }
 }
 
-/// The key `name` of vif `index`, as the parser names it.
-fn key_name(name: &str, index: usize) -> String {
-    if index == 0 {
-        name.to_string()
-    } else {
-        format!("{name}{index}")
+/// The runtime's keys and an app's, one of them a secret.
+fn schema() -> Schema {
+    let mut s = config::runtime::schema();
+    for (name, attrs) in [
+        ("token", &[("type", "secret")][..]),
+        ("port", &[("type", "u16"), ("min", "1"), ("default", "80")][..]),
+    ] {
+        s.push(Key::from_attrs("app", name, attrs, "doc").unwrap()).unwrap();
     }
+    s
 }
 
-/// The value of the last word `KEY=VALUE` (bare words are flags, not keys with a value).
-fn last_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+/// The value of the word `KEY=VALUE` (the check refuses a repeated key: there is one).
+fn value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     let prefix = format!("{key}=");
-    line.split_ascii_whitespace().rev().find_map(|w| w.strip_prefix(prefix.as_str()))
+    line.split_ascii_whitespace().find_map(|w| w.strip_prefix(prefix.as_str()))
 }
 
-fn check_config(line: &str, index: usize) {
-    let parsed = config::parse(line, index);
-    // Both modules read words split on ASCII whitespace only where the line has no other.
-    let ascii_words = line.split_whitespace().eq(line.split_ascii_whitespace());
-    match parsed {
-        Ok(c) => {
-            match &c.v4 {
-                config::V4::Dhcp => {
-                    if ascii_words {
-                        let ip = last_value(line, &key_name("ip", index));
-                        assert!(matches!(ip, None | Some("dhcp")), "DHCP with ip={ip:?}");
-                    }
-                }
-                config::V4::Static { addr, gateway } => {
-                    assert!(addr.prefix_len <= 32, "IPv4 prefix {}", addr.prefix_len);
-                    if ascii_words {
-                        let ip = last_value(line, &key_name("ip", index)).expect("an ip key");
-                        let (a, _) = ip.split_once('/').expect("ADDR/LEN");
-                        assert_eq!(a.parse::<std::net::Ipv4Addr>().ok(), Some(addr.addr));
-                        let gw = last_value(line, &key_name("gw", index));
-                        assert_eq!(gateway.is_some(), gw.is_some(), "gateway");
-                    }
-                }
-            }
-            if let Some(v6) = c.v6 {
-                assert!(v6.prefix_len <= 128, "IPv6 prefix {}", v6.prefix_len);
-            }
-            assert!(c.dns.len() <= line.matches(',').count() + 1);
+fn check_vif(line: &str, c: &config::Config, index: u32) {
+    let v = net::vif(c, index);
+    let ip = value(line, &config::indexed_name("ip", index));
+    match &v.v4 {
+        net::V4::Dhcp => assert!(matches!(ip, None | Some("dhcp")), "DHCP with ip={ip:?}"),
+        net::V4::Static { addr, gateway } => {
+            assert!(addr.prefix_len <= 32, "IPv4 prefix {}", addr.prefix_len);
+            let (a, _) = ip.expect("an ip key").split_once('/').expect("ADDR/LEN");
+            assert_eq!(a.parse::<std::net::Ipv4Addr>().ok(), Some(addr.addr));
+            let gw = value(line, &config::indexed_name("gw", index));
+            assert_eq!(gateway.is_some(), gw.is_some(), "gateway");
         }
-        Err(e) => {
-            // KEY one of the vif's keys, written KEY=VALUE on the line.
-            let k = e.key.as_str();
-            let keys = ["ip", "gw", "ip6", "gw6", "dns"].map(|n| key_name(n, index));
-            assert!(keys.iter().any(|n| n == k), "error names {k:?}: {e}");
-            assert!(line.contains(&format!("{k}={}", e.value)), "{e}: not on the line");
-            assert_eq!(e.to_string(), format!("{k}={} is not valid", e.value));
+    }
+    if let Some(v6) = v.v6 {
+        assert!(v6.prefix_len <= 128, "IPv6 prefix {}", v6.prefix_len);
+    }
+    assert!(v.dns.len() <= line.matches(',').count() + 1);
+}
+
+fn check_config(line: &str, schema: &Schema, indexes: [u32; 3]) {
+    let names: Vec<&str> =
+        line.split_ascii_whitespace().map(|w| w.split_once('=').map_or(w, |(k, _)| k)).collect();
+    match config::parse_cmdline(schema, line) {
+        Ok(c) => {
+            for i in indexes {
+                check_vif(line, &c, i);
+            }
+        }
+        Err(CmdlineError::Help) => assert!(names.contains(&config::HELP)),
+        Err(CmdlineError::Invalid(errors)) => {
+            assert!(!errors.is_empty());
+            let secret = value(line, "token").filter(|v| !v.is_empty());
+            for e in &errors {
+                let text = e.to_string();
+                if let Some(s) = secret {
+                    assert!(!text.contains(&format!("token={s}")), "{text}: shows the secret");
+                }
+                let key = match e {
+                    KeyError::Unknown { key, did_you_mean } => {
+                        if let Some(n) = did_you_mean {
+                            assert!(schema.resolve(n).is_some(), "{text}: suggests {n}");
+                        }
+                        key
+                    }
+                    KeyError::Bad(b) => &b.key,
+                    KeyError::NeedsValue { key, .. }
+                    | KeyError::Repeated { key }
+                    | KeyError::Fixed { key, .. } => key,
+                    KeyError::Missing { key, .. } => {
+                        assert!(schema.key(key).is_some(), "{text}");
+                        continue;
+                    }
+                };
+                assert!(names.contains(&key.as_str()), "{text}: {key:?} is not on the line");
+                assert!(text.starts_with(key.as_str()), "{text}: does not start with its key");
+            }
         }
     }
 }
@@ -88,7 +115,5 @@ fuzz_target!(|data: &[u8]| {
     let Some((&index, rest)) = data.split_first() else { return };
     let Ok(line) = std::str::from_utf8(rest) else { return };
     check_cmdline(line);
-    for i in [0, 1, usize::from(index % 8)] {
-        check_config(line, i);
-    }
+    check_config(line, &schema(), [0, 1, u32::from(index % 8)]);
 });

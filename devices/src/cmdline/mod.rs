@@ -3,10 +3,9 @@
 //!
 //! Every key is declared with its type in [`crate::config`] (the runtime's) or the app's
 //! manifest, and the guest checks the whole line against them at boot (`kernel::config()`,
-//! which apps read their keys through). These helpers read single words of a line: the
-//! kernel's log level before the heap is up, and the network keys per vif ([`net`]), whose
-//! values the boot check has already accepted (it refuses a repeated key, so the last
-//! occurrence these take is the only one).
+//! which apps read their keys through, and the network configuration per vif,
+//! [`crate::config::net`]). These helpers read single words of a line where that check has
+//! not run: the kernel's log level before the heap is up, and the host tool's manifest.
 
 /// Iterates over the `(key, value)` pairs of a command line; a bare word gives `(word, "")`.
 pub fn pairs(cmdline: &str) -> impl Iterator<Item = (&str, &str)> {
@@ -39,5 +38,3 @@ mod tests {
         assert_eq!(get("", "log"), None);
     }
 }
-
-pub mod net;

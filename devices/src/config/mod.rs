@@ -9,11 +9,12 @@
 //! configure-time key given at boot is an error that names the key, the value and the type
 //! expected; `--help` asks for the listing ([`help`]).
 
+pub mod net;
 pub mod runtime;
 pub mod schema;
 pub mod value;
 
-pub use schema::{Key, Presence, Schema, SchemaError, Stage};
+pub use schema::{indexed_name, Key, Presence, Schema, SchemaError, Stage};
 pub use value::{Cidr, IntKind, Reason, Secret, Type, Value};
 
 use alloc::format;
@@ -26,7 +27,7 @@ use core::time::Duration;
 /// A value that is not one of its key's type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadValue {
-    /// As written: `ip1`, `port`.
+    /// As written: `ip_1`, `port`.
     pub key: String,
     /// As written; empty for a secret's, which is never shown.
     pub value: String,
@@ -133,7 +134,7 @@ pub const HELP: &str = "--help";
 /// The values of every key: given, default, or none.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// By the name as written (`ip1` for the second vif's `ip`), each name once; `None`:
+    /// By the name as written (`ip_1` for the second vif's `ip`), each name once; `None`:
     /// given as unset. A list, not a map: a few dozen keys at most, and the map's code
     /// would be most of a small image's configuration code.
     values: Vec<(String, Option<Value>)>,
@@ -234,8 +235,33 @@ pub fn parse_cmdline(schema: &Schema, cmdline: &str) -> Result<Config, CmdlineEr
     Ok(Config { values, schema: schema.clone() })
 }
 
-/// The key whose name is one edit away from `name`, if there is exactly one such.
+/// `line` with every secret key's value replaced by `<secret>` (`token=<secret>`), words
+/// one space apart: what may be shown or logged of a line (the guest's debug log, `cargo
+/// xtask describe`). A line the check refused is not shown at all: its unknown keys' values
+/// are left as written (one may be a misspelt secret's).
+pub fn redact(schema: &Schema, line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for w in line.split_ascii_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        match w.split_once('=') {
+            Some((k, _)) if schema.resolve(k).is_some_and(|(k, _)| k.ty == Type::Secret) => {
+                out.push_str(k);
+                out.push_str("=<secret>");
+            }
+            _ => out.push_str(w),
+        }
+    }
+    out
+}
+
+/// The name `name` was meant as: an indexed key's in the old spelling (`ip1` is `ip_1`
+/// now), else the key whose name is one edit away, if there is exactly one such.
 fn nearest(schema: &Schema, name: &str) -> Option<String> {
+    if let Some(n) = schema.respelled(name) {
+        return Some(n);
+    }
     let mut near = schema.keys.iter().filter(|k| one_edit(&k.name, name));
     match (near.next(), near.next()) {
         (Some(k), None) => Some(k.name.clone()),
@@ -259,8 +285,8 @@ fn one_edit(a: &str, b: &str) -> bool {
 }
 
 impl Config {
-    /// The value of `name` (`ip1` for an indexed key's second), `None` when it has none.
-    /// An indexed key's default holds for every index (`mtu3` defaults as `mtu` does).
+    /// The value of `name` (`ip_1` for an indexed key's second), `None` when it has none.
+    /// An indexed key's default holds for every index (`mtu_3` defaults as `mtu` does).
     /// Panics when the schema has no such key: that is a typo in the program.
     pub fn get(&self, name: &str) -> Option<&Value> {
         let (key, index) = self.key(name);
@@ -397,7 +423,7 @@ pub fn help(schema: &Schema) -> String {
                 notes.push(format!("{w}: none"));
             }
             if k.indexed {
-                notes.push(format!("{}1=... for the second device", k.name));
+                notes.push(format!("{}=... for the second device", indexed_name(&k.name, 1)));
             }
             let notes =
                 if notes.is_empty() { String::new() } else { format!(" ({})", notes.join("; ")) };
@@ -439,14 +465,15 @@ mod tests {
 
     #[test]
     fn a_valid_line_gives_typed_values_and_defaults() {
-        let c = parse_cmdline(&schema(), " ip=10.0.0.2/24 ip1=dhcp gw2=10.0.0.1 token=s3 verbose ")
-            .unwrap();
+        let c =
+            parse_cmdline(&schema(), " ip=10.0.0.2/24 ip_1=dhcp gw_2=10.0.0.1 token=s3 verbose ")
+                .unwrap();
         assert_eq!(c.ipv4_cidr("ip").unwrap().prefix_len, 24);
-        assert_eq!(c.ipv4_cidr("ip1"), None);
-        assert_eq!(c.ipv4_cidr("ip5"), None);
-        assert_eq!(c.ipv4("gw2"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(c.ipv4_cidr("ip_1"), None);
+        assert_eq!(c.ipv4_cidr("ip_5"), None);
+        assert_eq!(c.ipv4("gw_2"), Some(Ipv4Addr::new(10, 0, 0, 1)));
         assert_eq!(c.int::<u16>("port"), Some(80));
-        assert_eq!(c.int::<u16>("mtu3"), Some(1500));
+        assert_eq!(c.int::<u16>("mtu_3"), Some(1500));
         assert_eq!(c.secret("token").unwrap().expose(), "s3");
         assert_eq!(c.bool("verbose"), Some(true));
         assert_eq!(c.size("cache"), Some(4 << 20));
@@ -483,7 +510,22 @@ mod tests {
                 "token: required, not given: expected secret",
             ]
         );
-        assert_eq!(errors("token=a ip64=dhcp zz"), vec!["ip64: unknown key", "zz: unknown key"]);
+        assert_eq!(
+            errors("token=a ip_64=dhcp ip99=dhcp zz"),
+            vec!["ip_64: unknown key", "ip99: unknown key", "zz: unknown key"]
+        );
+    }
+
+    #[test]
+    fn the_old_spelling_of_a_devices_key_says_the_new_one() {
+        assert_eq!(
+            errors("token=a ip1=dhcp gw12=10.0.0.1 mtu3=9000"),
+            vec![
+                "ip1: unknown key (did you mean ip_1?)",
+                "gw12: unknown key (did you mean gw_12?)",
+                "mtu3: unknown key (did you mean mtu_3?)",
+            ]
+        );
     }
 
     #[test]
@@ -491,6 +533,52 @@ mod tests {
         let c = parse_cmdline(&schema(), "token=hunter2").unwrap();
         assert!(!format!("{c:?}").contains("hunter2"));
         assert_eq!(c.get("token").unwrap().to_string(), "<secret>");
+        assert_eq!(c.secret("token").unwrap().expose(), "hunter2");
+    }
+
+    /// Whatever else is wrong with the line, no message shows a secret's value: a repeated
+    /// secret, a secret beside bad values, a bare secret key, a line with --help.
+    #[test]
+    fn no_error_shows_a_secret() {
+        for line in [
+            "token=hunter2 token=hunter2",
+            "token=hunter2 port=0 mode=slow",
+            "token=hunter2 cache=1MiB prot=1",
+            "token=hunter2 --help",
+            "token",
+        ] {
+            let e = match parse_cmdline(&schema(), line) {
+                Err(e) => e,
+                Ok(c) => panic!("{line:?}: accepted: {c:?}"),
+            };
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains("hunter2"), "{line:?}: {shown}");
+        }
+    }
+
+    /// --help lists a secret key with its type and whether it is required, never a value.
+    #[test]
+    fn the_listing_shows_no_secret() {
+        let mut s = schema();
+        let h = help(&s);
+        assert!(h.contains("  token=SECRET    doc (required)\n"), "{h}");
+        // A default can only come from a schema built by hand (from_attrs refuses one): even
+        // then the listing and the encoding show <secret>.
+        let token = s.keys.iter_mut().find(|k| k.name == "token").unwrap();
+        token.presence = Presence::Default(Value::Secret(Secret::new("hunter2")));
+        let h = help(&s);
+        assert!(!h.contains("hunter2") && h.contains("token=SECRET    doc (default <secret>)"));
+        assert!(!s.encode().contains("hunter2"));
+    }
+
+    #[test]
+    fn a_shown_line_has_its_secrets_redacted() {
+        let s = schema();
+        assert_eq!(
+            redact(&s, "  ip=10.0.0.2/24 token=hunter2   verbose  token=a=b tokn=x token "),
+            "ip=10.0.0.2/24 token=<secret> verbose token=<secret> tokn=x token"
+        );
+        assert_eq!(redact(&s, ""), "");
     }
 
     #[test]
@@ -502,7 +590,7 @@ mod tests {
     fn the_listing_has_every_key() {
         let h = help(&schema());
         assert!(h.starts_with("app:\n"));
-        assert!(h.contains("  ip=IPV4-CIDR    doc (dhcp: none; ip1=... for the second device)\n"));
+        assert!(h.contains("  ip=IPV4-CIDR    doc (dhcp: none; ip_1=... for the second device)\n"));
         assert!(h.contains("  token=SECRET    doc (required)\n"), "{h}");
         assert!(h.contains("  cache=SIZE      doc (fixed: 4MiB)\n"), "{h}");
         assert!(h.contains("  verbose[=BOOL]  doc (default false)\n"), "{h}");

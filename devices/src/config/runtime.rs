@@ -4,9 +4,9 @@
 
 use super::Schema;
 
-/// The runtime's keys, encoded (see [`super::schema`]). Indexed keys take `NAMEn` for vif n
-/// (`ip1=`, `gw1=`, `ip61=`); `ip6`, `gw6` mean vif 0's IPv6 keys, so vif 6's IPv4 address
-/// cannot be given (`ip6=` is taken).
+/// The runtime's keys, encoded (see [`super::schema`]). Indexed keys take `NAME_n` for vif n
+/// (`ip_1=`, `gw_1=`, `ip6_1=`; [`super::indexed_name`]), so `ip6` is only vif 0's IPv6 key
+/// and `ip_6` vif 6's IPv4 one. [`super::net`] reads them per vif.
 pub const KEYS: &str = "\
 unikernel-keys 1
 network.ip type=ipv4-cidr stage=boot unset=dhcp indexed # the vif's IPv4 address and prefix; none or dhcp: DHCPv4
@@ -41,13 +41,14 @@ mod tests {
         let s = schema();
         let c = super::super::parse_cmdline(
             &s,
-            "log=debug ip=10.0.0.2/24 gw=10.0.0.1 ip1=dhcp ip6=fd00::2/64 gw6=fd00::1 \
-             ip61=fd01::2/64 dns=1.1.1.1,9.9.9.9 shutdown_grace=30",
+            "log=debug ip=10.0.0.2/24 gw=10.0.0.1 ip_1=dhcp ip6=fd00::2/64 gw6=fd00::1 \
+             ip6_1=fd01::2/64 ip_6=10.0.6.2/24 dns=1.1.1.1,9.9.9.9 shutdown_grace=30",
         )
         .unwrap();
         assert_eq!(c.str("log"), Some("debug"));
-        assert_eq!(c.ipv4_cidr("ip1"), None);
-        assert_eq!(c.ipv6_cidr("ip61").unwrap().prefix_len, 64);
+        assert_eq!(c.ipv4_cidr("ip_1"), None);
+        assert_eq!(c.ipv6_cidr("ip6_1").unwrap().prefix_len, 64);
+        assert_eq!(c.ipv4_cidr("ip_6").unwrap().prefix_len, 24);
         assert_eq!(c.list("dns").unwrap().len(), 2);
         assert_eq!(c.duration("shutdown_grace"), Some(core::time::Duration::from_secs(30)));
         let d = super::super::parse_cmdline(&s, "").unwrap();

@@ -62,12 +62,34 @@ pub struct Key {
     pub doc: String,
     /// A word that stands for "no value" (`ip=dhcp`).
     pub unset: Option<String>,
-    /// `NAME1=`, `NAME2=`, ... are the same key for the second, third, ... device.
+    /// `NAME_1=`, `NAME_2=`, ... are the same key for the second, third, ... device
+    /// ([`indexed_name`]).
     pub indexed: bool,
 }
 
-/// The highest index an indexed key takes (`ip63=`): more vifs than a domain may have.
+/// The highest index an indexed key takes (`ip_63=`): more vifs than a domain may have.
 pub const MAX_INDEX: u32 = 63;
+
+/// How an indexed key is written for device `index`: `ip` for the first (0), `ip_1` for
+/// the second. The `_` keeps names apart that a bare number would run together: `ip6_1`
+/// is the second vif's `ip6`, `ip_6` the seventh's `ip`.
+pub fn indexed_name(name: &str, index: u32) -> String {
+    if index == 0 {
+        String::from(name)
+    } else {
+        format!("{name}_{index}")
+    }
+}
+
+/// `NAME_n` as `(NAME, n)`: 1 <= n <= [`MAX_INDEX`], without a leading zero.
+fn split_index(name: &str) -> Option<(&str, u32)> {
+    let (base, digits) = name.rsplit_once('_')?;
+    if digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let index: u32 = digits.parse().ok().filter(|n| (1..=MAX_INDEX).contains(n))?;
+    Some((base, index))
+}
 
 /// A declaration that is not valid, named by its key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -326,13 +348,26 @@ pub struct Schema {
 pub const MAGIC: &str = "unikernel-keys 1";
 
 impl Schema {
-    /// Adds `key`; refuses a name some key already has.
+    /// Adds `key`; refuses a name some key already has, or one that is an indexed key's
+    /// name for a device (`ip_1` beside an indexed `ip`).
     pub fn push(&mut self, key: Key) -> Result<(), SchemaError> {
+        let err = |what: String| SchemaError { key: format!("{}.{}", key.section, key.name), what };
         if let Some(other) = self.keys.iter().find(|k| k.name == key.name) {
-            return Err(SchemaError {
-                key: format!("{}.{}", key.section, key.name),
-                what: format!("{} is already a key (in section {})", key.name, other.section),
-            });
+            return Err(err(format!(
+                "{} is already a key (in section {})",
+                key.name, other.section
+            )));
+        }
+        let device_of = |name: &str, base: &Key| {
+            base.indexed && split_index(name).is_some_and(|(b, _)| b == base.name)
+        };
+        if let Some(other) =
+            self.keys.iter().find(|k| device_of(&key.name, k) || device_of(&k.name, &key))
+        {
+            return Err(err(format!(
+                "{} and {} are one indexed key's names (NAME_n is NAME for device n)",
+                other.name, key.name
+            )));
         }
         self.keys.push(key);
         Ok(())
@@ -347,21 +382,30 @@ impl Schema {
         self.keys.iter().find(|k| k.name == name)
     }
 
-    /// The key a command-line name stands for, with its index: an exact name first, then
-    /// an indexed key's `NAMEn` (1 <= n <= [`MAX_INDEX`], no leading zero), the longest
-    /// such name first: `ip61` is `ip6` of the second vif, not `ip` of the 62nd.
+    /// The key a command-line name stands for, with its index: an exact name (index 0),
+    /// else an indexed key's `NAME_n` ([`indexed_name`]; 1 <= n <= [`MAX_INDEX`], no
+    /// leading zero).
     pub fn resolve(&self, name: &str) -> Option<(&Key, u32)> {
         if let Some(k) = self.key(name) {
             return Some((k, 0));
         }
+        let (base, index) = split_index(name)?;
+        self.key(base).filter(|k| k.indexed).map(|k| (k, index))
+    }
+
+    /// What a name in the old spelling of indexed keys (`NAMEn`, before `NAME_n`) is
+    /// written as now: `ip1` -> `ip_1`, `ip61` -> `ip6_1` (the old reading took the longest
+    /// key name first); `None` for any other name, and for a name that is a key now (`ip6`).
+    pub fn respelled(&self, name: &str) -> Option<String> {
+        if self.resolve(name).is_some() {
+            return None;
+        }
         let digits = name.bytes().rev().take_while(u8::is_ascii_digit).count();
         (name.len() - digits..name.len()).rev().find_map(|at| {
             let (base, index) = name.split_at(at);
-            if index.starts_with('0') {
-                return None;
-            }
-            let index: u32 = index.parse().ok().filter(|n| *n <= MAX_INDEX)?;
-            self.key(base).filter(|k| k.indexed).map(|k| (k, index))
+            let index: u32 = index.parse().ok().filter(|n| (1..=MAX_INDEX).contains(n))?;
+            (!name[at..].starts_with('0') && self.key(base)?.indexed)
+                .then(|| indexed_name(base, index))
         })
     }
 
@@ -613,16 +657,61 @@ mod tests {
         s.push(key("ip", &[("type", "ipv4-cidr"), ("indexed", "true")]).unwrap()).unwrap();
         s.push(key("ip6", &[("type", "ipv6-cidr"), ("indexed", "true")]).unwrap()).unwrap();
         s.push(key("port", &[("type", "u16")]).unwrap()).unwrap();
-        assert_eq!(s.resolve("ip").map(|(k, i)| (k.name.as_str(), i)), Some(("ip", 0)));
-        assert_eq!(s.resolve("ip2").map(|(k, i)| (k.name.as_str(), i)), Some(("ip", 2)));
-        assert_eq!(s.resolve("ip59").map(|(k, i)| (k.name.as_str(), i)), Some(("ip", 59)));
-        assert_eq!(s.resolve("ip63").map(|(k, i)| (k.name.as_str(), i)), Some(("ip6", 3)));
-        assert_eq!(s.resolve("ip6").map(|(k, i)| (k.name.as_str(), i)), Some(("ip6", 0)));
-        assert_eq!(s.resolve("ip61").map(|(k, i)| (k.name.as_str(), i)), Some(("ip6", 1)));
-        assert_eq!(s.resolve("ip16").map(|(k, i)| (k.name.as_str(), i)), Some(("ip", 16)));
-        for none in ["ip99", "ip01", "ip0", "ip600", "port1", "ipx", "x", ""] {
+        let r = |n: &str| s.resolve(n).map(|(k, i)| (k.name.as_str(), i));
+        assert_eq!(r("ip"), Some(("ip", 0)));
+        assert_eq!(r("ip_2"), Some(("ip", 2)));
+        assert_eq!(r("ip_59"), Some(("ip", 59)));
+        assert_eq!(r("ip_63"), Some(("ip", 63)));
+        // vif 6's IPv4 address and vif 0's IPv6 one are two names.
+        assert_eq!(r("ip_6"), Some(("ip", 6)));
+        assert_eq!(r("ip6"), Some(("ip6", 0)));
+        assert_eq!(r("ip6_1"), Some(("ip6", 1)));
+        assert_eq!(r("ip6_6"), Some(("ip6", 6)));
+        for none in [
+            "ip1", "ip61", "ip_64", "ip_01", "ip_0", "ip_", "ip__1", "ip_1_1", "ip_+1", "port_1",
+            "ipx", "x", "", "_1",
+        ] {
             assert!(s.resolve(none).is_none(), "{none}");
         }
+    }
+
+    #[test]
+    fn the_old_spelling_of_indexed_names_is_respelled() {
+        let mut s = Schema::default();
+        s.push(key("ip", &[("type", "ipv4-cidr"), ("indexed", "true")]).unwrap()).unwrap();
+        s.push(key("ip6", &[("type", "ipv6-cidr"), ("indexed", "true")]).unwrap()).unwrap();
+        s.push(key("port", &[("type", "u16")]).unwrap()).unwrap();
+        let r = |n: &str| s.respelled(n);
+        assert_eq!(r("ip1").as_deref(), Some("ip_1"));
+        assert_eq!(r("ip16").as_deref(), Some("ip_16"));
+        assert_eq!(r("ip61").as_deref(), Some("ip6_1"));
+        assert_eq!(r("ip63").as_deref(), Some("ip6_3"));
+        assert_eq!(r("ip64").as_deref(), Some("ip6_4"));
+        for none in ["ip", "ip6", "ip0", "ip01", "ip99", "port1", "ip_1", "x1"] {
+            assert_eq!(r(none), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn a_name_cannot_be_an_indexed_keys_device_name() {
+        let ip = || key("ip", &[("type", "ipv4-cidr"), ("indexed", "true")]).unwrap();
+        let mut s = Schema::default();
+        s.push(ip()).unwrap();
+        let e = s.push(key("ip_2", &[("type", "bool")]).unwrap()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "key app.ip_2: ip and ip_2 are one indexed key's names (NAME_n is NAME for device n)"
+        );
+        let mut s = Schema::default();
+        s.push(key("ip_2", &[("type", "bool")]).unwrap()).unwrap();
+        assert!(s.push(ip()).is_err());
+        // Not a device's name: no index, index 0, or a key that is not indexed.
+        let mut s = Schema::default();
+        s.push(ip()).unwrap();
+        s.push(key("ip_0", &[("type", "bool")]).unwrap()).unwrap();
+        s.push(key("ip_x", &[("type", "bool")]).unwrap()).unwrap();
+        s.push(key("port", &[("type", "u16")]).unwrap()).unwrap();
+        s.push(key("port_1", &[("type", "u16")]).unwrap()).unwrap();
     }
 
     fn sample() -> Schema {

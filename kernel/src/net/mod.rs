@@ -1,8 +1,8 @@
 //! Networking: netfront vifs under smoltcp, with async TCP and UDP sockets.
 //!
 //! Every vif the toolstack gave the guest is brought up before `main` can use a socket
-//! (the socket calls wait for it); addresses come from the command line or DHCP, see
-//! [`devices::cmdline::net`]. A listener or UDP socket is bound on every interface;
+//! (the socket calls wait for it); addresses come from the command line's keys or DHCP, see
+//! [`devices::config::net`]. A listener or UDP socket is bound on every interface;
 //! outgoing connections and datagrams leave by the interface whose subnet holds the
 //! destination, else the first.
 //!

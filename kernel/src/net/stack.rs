@@ -13,7 +13,7 @@ use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use core::task::{Poll, Waker};
-use devices::cmdline::net::{self as config, V4};
+use devices::config::net::{self as config, V4};
 use smoltcp::iface::{Config as IfaceConfig, Interface, PollResult, SocketHandle, SocketSet};
 use smoltcp::socket::{dhcpv4, tcp};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Cidr, Ipv6Cidr};
@@ -257,18 +257,11 @@ pub async fn start() {
     }
 }
 
-/// Brings up the vif at `path` as interface `index` (its keys: `ip`, or `ip1=`, ...). The
-/// boot check (`crate::config`) has accepted the line against the same keys' types; what
-/// can still fail here is vif 6, whose `ip6=` is vif 0's IPv6 key (`devices::config::runtime`).
+/// Brings up the vif at `path` as interface `index`, with its keys (`ip=`, ... for vif 0,
+/// `ip_1=`, ... for vif 1) as the boot check (`crate::config`) read them.
 async fn attach(path: &str, index: usize) {
     let name = alloc::format!("vif{index}");
-    let cfg = match config::parse(crate::cmdline(), index) {
-        Ok(c) => c,
-        Err(e) => {
-            log::error!("{name}: {e}; interface left down");
-            return;
-        }
-    };
+    let cfg = config::vif(crate::config(), u32::try_from(index).unwrap_or(u32::MAX));
     match bring_up(path, &name, &cfg).await {
         Ok(fe) => {
             let slot = NET.lock().len() - 1;
@@ -310,7 +303,7 @@ pub(super) async fn more_than(known: usize) {
 async fn bring_up(
     path: &str,
     name: &str,
-    cfg: &config::Config,
+    cfg: &config::Vif,
 ) -> Result<Frontend, crate::xenbus::Error> {
     let fe = Frontend::open(path).await?;
     let mac = fe.read("mac").await?;

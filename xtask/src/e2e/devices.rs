@@ -7,7 +7,7 @@ use anyhow::Result;
 
 pub(super) fn ours_devices(env: &Env) -> Result<Test> {
     let mut guest =
-        Guest::ours("ours-devices", env.testapp, "test=net ip=10.0.0.3/24 ip1=10.0.0.4/24");
+        Guest::ours("ours-devices", env.testapp, "test=net ip=10.0.0.3/24 ip_1=10.0.0.4/24");
     guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:03".into());
     guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:04".into());
     guest.disks.push(disk(&env.pattern_disk("ours.img", 16)?));

@@ -26,7 +26,7 @@ fn host_http(step: &str, port: u16, path: &str) -> Step {
 pub(super) fn net(env: &Env) -> Test {
     let mut guest = Guest::ours("net", env.app, &format!("log=info ip={IP}/24 gw=10.0.0.1"));
     guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:10".into());
-    // No ip1=: DHCP.
+    // No ip_1=: DHCP.
     guest.config.vifs.push("bridge=xenbr0,mac=00:16:3e:00:00:1a".into());
     // Its status page on the host's 127.0.0.1, as `cargo xtask run` forwards it.
     guest.forwards.push(Forward { host_port: env.net_port, guest_ip: IP.into(), guest_port: 80 });
