@@ -410,6 +410,18 @@ pub fn run(parts: Parts) -> Result<bool> {
             f.dom0_up.map_or("?".into(), |s| format!("{s:.1} s"))
         );
         let s = |v: &Option<f64>| v.map_or("?".into(), |v| format!("{v:.2} s"));
+        // Entry to main under Xen: app-example without devices (hello) and with a vif and a
+        // disk (kv).
+        for (guest, line) in f.boot_lines.iter().filter(|(g, _)| g == "hello" || g == "kv") {
+            println!("guest {guest} under Xen: {line}");
+        }
+        match f.serving_counts {
+            Some((requests, calls)) => println!(
+                "app-example with a vif and a disk, up to serving: {requests} xenstore \
+                 requests, {calls} hypercalls (guest kv's /metrics)"
+            ),
+            None => println!("app-example's xenstore requests and hypercalls: not reported"),
+        }
         for (guest, create, first) in &f.guests {
             println!(
                 "guest {guest}: xl create took {}, first console output {} after it began",

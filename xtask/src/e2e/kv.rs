@@ -1,7 +1,7 @@
 //! app-example's key-value store on its disk: a PUT survives `xl destroy` and a new guest
 //! on the disk serves it; a record corrupted on the disk is reported and never served.
 
-use super::{disk, dom0, expect_console, expect_dom0, Env, Test};
+use super::{disk, dom0, dom0_cmd, expect_console, expect_dom0, Env, Test};
 use crate::rig::plan::{Guest, Step};
 use anyhow::Result;
 
@@ -18,6 +18,8 @@ pub(super) fn kv(env: &Env) -> Result<Test> {
     let cfg = "/work/cfg/kv.cfg";
     let guest = guest
         .step(Step::WaitOutput("app-example: serving HTTP".into(), 90))
+        // For the test summary's figures: what bringing up a vif and a disk cost.
+        .step(dom0_cmd(super::BOOT_COUNTS, &format!("curl -s -m 10 http://{IP}/metrics")))
         .step(dom0("put", include_str!("sh/kv-put.sh"), &[("IP", IP)]))
         .step(dom0("restart", include_str!("sh/kv-restart.sh"), &[("IP", IP), ("CFG", cfg)]))
         .step(dom0(

@@ -269,6 +269,20 @@ pub struct Figures {
     pub machine_seconds: f64,
     /// Per guest: seconds `xl create` took, and from `xl create` to first console output.
     pub guests: Vec<(String, Option<f64>, Option<f64>)>,
+    /// Per guest of ours: its boot line ("N TSC cycles (U us) from first instruction to
+    /// main; ..."), as the runtime wrote it.
+    pub boot_lines: Vec<(String, String)>,
+    /// app-example with a vif and a disk (the kv guest), once serving: xenstore requests
+    /// and hypercalls since boot, from its /metrics.
+    pub serving_counts: Option<(u64, u64)>,
+}
+
+/// The dom0 step of the kv test that fetches /metrics once app-example serves.
+const BOOT_COUNTS: &str = "boot-counts";
+
+/// A counter's value in Prometheus text (`NAME VALUE` lines).
+fn metric(text: &str, name: &str) -> Option<u64> {
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 /// Runs the suite; calls `record(name, result)` once per test.
@@ -302,6 +316,14 @@ pub fn run(
         let (secs, result) = match GuestResult::load(&out, name) {
             Ok(r) => {
                 figures.guests.push((name.clone(), r.create_time, r.first_output));
+                if let Some(l) = r.console.lines().find_map(|l| l.split("] boot: ").nth(1)) {
+                    figures.boot_lines.push((name.clone(), l.trim().to_string()));
+                }
+                if let Some((0, m)) = r.dom0.get(BOOT_COUNTS) {
+                    let get = |n| metric(m, n);
+                    figures.serving_counts =
+                        get("xen_xenstore_requests_total").zip(get("xen_hypercalls_total"));
+                }
                 let mut result = (t.check)(&r);
                 if !r.triple_faults.is_empty() && name != crash::TRIPLE_FAULT {
                     result = Err(format!("triple fault: {}", r.triple_faults.join("; ")));
@@ -327,6 +349,15 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metric_reads_a_counter_by_its_exact_name() {
+        let text = "# TYPE xen_hypercalls_total counter\nxen_hypercalls_total 263\n\
+                    xen_xenstore_requests_total 80\nxen_hypercalls_total_x 1\n";
+        assert_eq!(metric(text, "xen_hypercalls_total"), Some(263));
+        assert_eq!(metric(text, "xen_xenstore_requests_total"), Some(80));
+        assert_eq!(metric(text, "xen_grants_in_use"), None);
+    }
 
     /// The plan the suite gives dom0, rendered as dom0 gets it (plan.sh, the generated
     /// files, and which host file goes where), for fixed image paths and forward port.
