@@ -259,17 +259,10 @@ fn parse_type(
     used: &mut Vec<&'static str>,
 ) -> Result<Type, String> {
     let get = |a: &str| attr(attrs, a);
+    if let Some(t) = simple_type(name) {
+        return Ok(t);
+    }
     Ok(match name {
-        "bool" => Type::Bool,
-        "string" => Type::String,
-        "secret" => Type::Secret,
-        "ipv4" => Type::Ipv4,
-        "ipv6" => Type::Ipv6,
-        "ipv4-cidr" => Type::Ipv4Cidr,
-        "ipv6-cidr" => Type::Ipv6Cidr,
-        "mac" => Type::Mac,
-        "duration" => Type::Duration,
-        "size" => Type::Size,
         "enum" => {
             used.push("values");
             let values = get("values").ok_or("an enum needs values")?;
@@ -538,9 +531,8 @@ impl Schema {
     }
 }
 
-/// The type named `name` with its parameters from `get`, trusting them to be as
-/// [`parse_type`] accepts them.
-fn trusted_type<'a>(name: &str, get: &dyn Fn(&str) -> Option<&'a str>) -> Option<Type> {
+/// The types that take no parameters, by name.
+fn simple_type(name: &str) -> Option<Type> {
     Some(match name {
         "bool" => Type::Bool,
         "string" => Type::String,
@@ -552,6 +544,17 @@ fn trusted_type<'a>(name: &str, get: &dyn Fn(&str) -> Option<&'a str>) -> Option
         "mac" => Type::Mac,
         "duration" => Type::Duration,
         "size" => Type::Size,
+        _ => return None,
+    })
+}
+
+/// The type named `name` with its parameters from `get`, trusting them to be as
+/// [`parse_type`] accepts them.
+fn trusted_type<'a>(name: &str, get: &dyn Fn(&str) -> Option<&'a str>) -> Option<Type> {
+    if let Some(t) = simple_type(name) {
+        return Some(t);
+    }
+    Some(match name {
         "enum" => Type::Enum(get("values")?.split(',').map(String::from).collect()),
         "list" => Type::List(Box::new(trusted_type(get("of")?, get)?)),
         other => {
