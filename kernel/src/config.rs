@@ -15,10 +15,9 @@
 
 pub use devices::config::{Cidr, Config, Secret, Value};
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
-use devices::config::{self as cfg, CmdlineError, Schema};
+use devices::config::{self as cfg, CmdlineError, KeyError, Schema, SchemaError};
 
 /// The exit code of a boot refused for its configuration (sysexits.h's `EX_CONFIG`). Under
 /// Xen the console's last line is `config: exit 78 (bad configuration): powering off`, the
@@ -32,19 +31,53 @@ pub const EXIT_HELP: u32 = 0;
 
 static CONFIG: spin::Once<Config> = spin::Once::new();
 
-/// Why the image does not run its app.
+/// Which of the image's schema notes was unusable.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Note {
+    Runtime,
+    App,
+}
+
+/// Why the image does not run its app: the configuration layer's one error type.
+#[derive(Debug)]
 pub(crate) enum Refused {
-    /// `--help`: the listing to print.
+    /// `--help` was on the command line: the listing of the image's keys.
     Help(String),
-    /// What to print: one line per problem.
-    Invalid(Vec<String>),
+    /// The command line does not fit the keys: every problem found.
+    Invalid(Vec<KeyError>),
+    /// A schema note the image carries cannot be read (the host tool checked both when it
+    /// wrote them, so this is a damaged image).
+    Schema(Note, SchemaError),
+}
+
+impl core::fmt::Display for Refused {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Refused::Help(_) => f.write_str("--help given: the listing of the keys"),
+            Refused::Invalid(errors) => {
+                write!(f, "the command line does not fit this image's keys ({})", errors.len())
+            }
+            Refused::Schema(Note::Runtime, e) => write!(f, "the runtime's schema note: {e}"),
+            Refused::Schema(Note::App, e) => write!(f, "the app's schema note: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for Refused {
+    fn source(&self) -> Option<&(dyn core::error::Error + 'static)> {
+        match self {
+            Refused::Schema(_, e) => Some(e),
+            Refused::Invalid(errors) if errors.len() == 1 => Some(&errors[0]),
+            Refused::Help(_) | Refused::Invalid(_) => None,
+        }
+    }
 }
 
 impl Refused {
     pub(crate) fn exit_code(&self) -> u32 {
         match self {
             Refused::Help(_) => EXIT_HELP,
-            Refused::Invalid(_) => EXIT_BAD_CONFIG,
+            Refused::Invalid(_) | Refused::Schema(..) => EXIT_BAD_CONFIG,
         }
     }
 
@@ -58,10 +91,15 @@ impl Refused {
                 crate::print!("{listing}");
                 crate::println!("config: --help given: not starting the app; exit {EXIT_HELP}");
             }
-            Refused::Invalid(lines) => {
+            Refused::Invalid(_) | Refused::Schema(..) => {
                 crate::println!("config: the command line does not fit this image's keys:");
-                for l in lines {
-                    crate::println!("config:   {l}");
+                match self {
+                    Refused::Invalid(errors) => {
+                        for e in errors {
+                            crate::println!("config:   {e}");
+                        }
+                    }
+                    _ => crate::println!("config:   {self}"),
                 }
                 crate::println!("config: --help on the command line lists the keys");
                 crate::println!("config: exit {EXIT_BAD_CONFIG} (bad configuration): powering off");
@@ -72,28 +110,24 @@ impl Refused {
 
 /// Every key of the image: the runtime's schema note and the app's (`app_keys`, empty when
 /// the app was built without `cargo xtask build`, which sets it).
-fn schema(app_keys: &str) -> Result<Schema, String> {
+fn schema(app_keys: &str) -> Result<Schema, Refused> {
     let runtime = crate::xen::elfnote::runtime_keys();
     // The host tool checked both when it wrote them (`Schema::decode` says why one is bad).
-    let mut all =
-        Schema::decode_trusted(runtime).map_err(|e| format!("the runtime's schema note: {e}"))?;
+    let mut all = Schema::decode_trusted(runtime).map_err(|e| Refused::Schema(Note::Runtime, e))?;
     if !app_keys.is_empty() {
-        let app =
-            Schema::decode_trusted(app_keys).map_err(|e| format!("the app's schema note: {e}"))?;
-        all.extend(app).map_err(|e| format!("the app's schema note: {e}"))?;
+        let app = Schema::decode_trusted(app_keys).map_err(|e| Refused::Schema(Note::App, e))?;
+        all.extend(app).map_err(|e| Refused::Schema(Note::App, e))?;
     }
     Ok(all)
 }
 
 /// Parses `cmdline` against the image's keys; on success [`crate::config()`] answers.
 pub(crate) fn init(cmdline: &str, app_keys: &str) -> Result<&'static Config, Refused> {
-    let schema = schema(app_keys).map_err(|e| Refused::Invalid(alloc::vec![e]))?;
+    let schema = schema(app_keys)?;
     match cfg::parse_cmdline(&schema, cmdline) {
         Ok(c) => Ok(CONFIG.call_once(|| c)),
         Err(CmdlineError::Help) => Err(Refused::Help(cfg::help(&schema))),
-        Err(CmdlineError::Invalid(errors)) => {
-            Err(Refused::Invalid(errors.iter().map(|e| format!("{e}")).collect()))
-        }
+        Err(CmdlineError::Invalid(errors)) => Err(Refused::Invalid(errors)),
     }
 }
 
