@@ -182,18 +182,19 @@ async fn suspend() {
 static SUSPENDS: AtomicU64 = AtomicU64::new(0);
 static RESUMES: AtomicU64 = AtomicU64::new(0);
 static CANCELLED: AtomicU64 = AtomicU64::new(0);
-static RECONNECTS: AtomicU64 = AtomicU64::new(0);
+
+/// Devices connected to a backend again, counted by the frontends (`xenbus`), which know
+/// nothing of this module.
+fn reconnects() -> u64 {
+    #[cfg(any(feature = "net", feature = "block"))]
+    return crate::xenbus::reconnects();
+    #[cfg(not(any(feature = "net", feature = "block")))]
+    0
+}
 
 /// How many times the domain resumed in a new domain (after `xl restore`, a migration).
 pub fn resumes() -> u64 {
     RESUMES.load(Ordering::Relaxed)
-}
-
-/// A device connected to a backend again (after a resume, or after its backend closed
-/// and came back).
-#[cfg(any(feature = "net", feature = "block"))]
-pub(crate) fn count_reconnect() {
-    RECONNECTS.fetch_add(1, Ordering::Relaxed);
 }
 
 /// What the domain's life has been so far, and the Xen resources it holds now: grants and
@@ -226,7 +227,7 @@ pub fn stats() -> Stats {
         suspends: SUSPENDS.load(Ordering::Relaxed),
         resumes: RESUMES.load(Ordering::Relaxed),
         cancelled: CANCELLED.load(Ordering::Relaxed),
-        reconnects: RECONNECTS.load(Ordering::Relaxed),
+        reconnects: reconnects(),
         grants: crate::xen::gnttab::stats().2,
         event_channels: crate::xen::event::bound(),
         stray_events: crate::xen::event::ignored(),

@@ -8,9 +8,22 @@ use crate::xenstore::{self, XenstoreError};
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 #[cfg(feature = "block")]
 use devices::blkfront::GeometryError;
 pub use devices::xenbus::State;
+
+static RECONNECTS: AtomicU64 = AtomicU64::new(0);
+
+/// A frontend connected to a backend again (after a resume, or after its backend closed and
+/// came back): `lifecycle::stats` reports the count.
+pub fn count_reconnect() {
+    RECONNECTS.fetch_add(1, Ordering::Relaxed);
+}
+
+pub fn reconnects() -> u64 {
+    RECONNECTS.load(Ordering::Relaxed)
+}
 
 /// Why a frontend could not connect to its backend: the device layer's one error type.
 #[derive(Debug)]

@@ -343,7 +343,7 @@ async fn resume(dev: &Device) {
     for attempt in 1.. {
         match reconnect(dev).await {
             Ok(()) => {
-                crate::lifecycle::count_reconnect();
+                crate::xenbus::count_reconnect();
                 log::info!("{}: connected to the backend after the resume", dev.name);
                 return;
             }

@@ -448,7 +448,7 @@ async fn serve_resumes(slot: usize, mut fe: Frontend) {
             match connected {
                 Ok(c) => {
                     NET.lock()[slot].dev.conn = Some(c);
-                    crate::lifecycle::count_reconnect();
+                    crate::xenbus::count_reconnect();
                     log::info!("{name}: connected to the backend after the resume");
                     break;
                 }
@@ -569,7 +569,7 @@ async fn reconnect(slot: usize, fe: &Frontend) -> Option<crate::xen::abi::Evtchn
             Ok(c) => {
                 let port = c.port;
                 NET.lock()[slot].dev.conn = Some(c);
-                crate::lifecycle::count_reconnect();
+                crate::xenbus::count_reconnect();
                 log::info!("{name}: reconnected to the backend");
                 return Some(port);
             }
