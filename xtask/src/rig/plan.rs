@@ -246,7 +246,8 @@ impl Plan {
                     )
                     .unwrap(),
                 }
-                writeln!(script, "export DOMID=$(xl domid {name} 2>/dev/null)").unwrap();
+                // Assigned, then exported: `export X=$(...)` would mask the command's status.
+                writeln!(script, "DOMID=$(xl domid {name} 2>/dev/null); export DOMID").unwrap();
                 for s in &g.steps {
                     match s {
                         Step::WaitOutput(text, secs) => {
