@@ -280,17 +280,22 @@ fn wake_added() {
     }
 }
 
+/// Has `waker` woken when the next interface is added (for polls that cover every
+/// interface, such as a UDP socket's).
+pub(super) fn wake_when_added(waker: &Waker) {
+    let mut w = ADDED_WAITERS.lock();
+    if !w.iter().any(|w| w.will_wake(waker)) {
+        w.push(waker.clone());
+    }
+}
+
 /// Waits until there are more than `known` interfaces.
 pub(super) async fn more_than(known: usize) {
     poll_fn(|cx| {
         if NET.lock().len() > known {
             return Poll::Ready(());
         }
-        let mut w = ADDED_WAITERS.lock();
-        if !w.iter().any(|w| w.will_wake(cx.waker())) {
-            w.push(cx.waker().clone());
-        }
-        drop(w);
+        wake_when_added(cx.waker());
         if NET.lock().len() > known {
             Poll::Ready(())
         } else {

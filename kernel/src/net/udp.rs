@@ -1,5 +1,6 @@
-//! UDP: [`UdpSocket`], bound to a port on every interface. `send_to` waits while the send
-//! buffer is full rather than dropping the datagram.
+//! UDP: [`UdpSocket`], bound to a port on every interface, those the toolstack adds later
+//! (`xl network-attach`) included. `send_to` waits while the send buffer is full rather than
+//! dropping the datagram.
 
 use super::stack::{self, NET};
 use super::{Error, SocketOptions};
@@ -13,7 +14,30 @@ use smoltcp::wire::IpEndpoint;
 
 pub struct UdpSocket {
     port: u16,
+    options: SocketOptions,
+    /// Taken only under `NET`'s lock (which orders it).
+    bound: spin::Mutex<Bound>,
+}
+
+/// The interfaces a socket covers: a smoltcp socket on each of the first `seen` interfaces
+/// that was plugged in when it was looked at.
+struct Bound {
+    seen: usize,
     sockets: Vec<(usize, SocketHandle)>,
+}
+
+/// A smoltcp socket bound to `port` with buffers of `options`, added to interface `i`.
+fn add_to(i: &mut stack::Iface, port: u16, options: &SocketOptions) -> Result<SocketHandle, Error> {
+    let cost = options.recv_buffer + options.send_buffer + super::budget::SOCKET_OVERHEAD;
+    if !super::budget::affordable(cost) {
+        return Err(Error::NoMemory);
+    }
+    let buf = |bytes| -> Result<_, Error> {
+        Ok(PacketBuffer::new(vec![PacketMetadata::EMPTY; 64], stack::zeroed(bytes)?))
+    };
+    let mut s = Socket::new(buf(options.recv_buffer)?, buf(options.send_buffer)?);
+    s.bind(port).map_err(|_| Error::InvalidInput)?;
+    i.add_socket(s)
 }
 
 impl UdpSocket {
@@ -39,30 +63,37 @@ impl UdpSocket {
         if in_use {
             return Err(Error::AddrInUse);
         }
-        let cost = options.recv_buffer + options.send_buffer + super::budget::SOCKET_OVERHEAD;
-        let mut socket = UdpSocket { port, sockets: Vec::new() };
+        let mut sockets = Vec::new();
         for (n, i) in net.iter_mut().enumerate().filter(|(_, i)| !i.unplugged) {
-            if !super::budget::affordable(cost) {
-                drop(net);
-                return Err(Error::NoMemory); // `socket` drops those added so far
-            }
-            let buf = |bytes| -> Result<_, Error> {
-                Ok(PacketBuffer::new(vec![PacketMetadata::EMPTY; 64], stack::zeroed(bytes)?))
-            };
-            let added = buf(options.recv_buffer).and_then(|rx| {
-                let mut s = Socket::new(rx, buf(options.send_buffer)?);
-                s.bind(port).map_err(|_| Error::InvalidInput)?;
-                i.add_socket(s)
-            });
-            match added {
-                Ok(h) => socket.sockets.push((n, h)),
+            match add_to(i, port, &options) {
+                Ok(h) => sockets.push((n, h)),
                 Err(e) => {
-                    drop(net);
+                    for (n, h) in sockets {
+                        net[n].remove_socket(h);
+                    }
                     return Err(e);
                 }
             }
         }
-        Ok(socket)
+        let bound = spin::Mutex::new(Bound { seen: net.len(), sockets });
+        Ok(UdpSocket { port, options, bound })
+    }
+
+    /// Binds the port on the interfaces added since this socket last looked (a vif that
+    /// `xl network-attach` brought up), as far as the memory budget allows (the rest are
+    /// tried again at the next call), and has `waker` woken when another one is added.
+    fn cover(&self, net: &mut [stack::Iface], bound: &mut Bound, waker: &core::task::Waker) {
+        while bound.seen < net.len() {
+            let n = bound.seen;
+            if !net[n].unplugged {
+                match add_to(&mut net[n], self.port, &self.options) {
+                    Ok(h) => bound.sockets.push((n, h)),
+                    Err(_) => break,
+                }
+            }
+            bound.seen += 1;
+        }
+        stack::wake_when_added(waker);
     }
 
     pub fn port(&self) -> u16 {
@@ -74,7 +105,9 @@ impl UdpSocket {
     pub async fn recv_from(&self, buf: &mut [u8]) -> Result<(usize, IpEndpoint), Error> {
         poll_fn(|cx| {
             let mut net = NET.lock();
-            for &(n, h) in &self.sockets {
+            let mut bound = self.bound.lock();
+            self.cover(&mut net, &mut bound, cx.waker());
+            for &(n, h) in &bound.sockets {
                 let i = &mut net[n];
                 let s = i.sockets.get_mut::<Socket>(h);
                 if s.can_recv() {
@@ -100,10 +133,12 @@ impl UdpSocket {
         let to = to.into();
         poll_fn(|cx| {
             let mut net = NET.lock();
+            let mut bound = self.bound.lock();
+            self.cover(&mut net, &mut bound, cx.waker());
             let Some(n) = super::route(&net, to.addr) else {
                 return Poll::Ready(Err(Error::NoInterface));
             };
-            let Some(&(_, h)) = self.sockets.iter().find(|s| s.0 == n) else {
+            let Some(&(_, h)) = bound.sockets.iter().find(|s| s.0 == n) else {
                 return Poll::Ready(Err(Error::NoInterface));
             };
             let i = &mut net[n];
@@ -127,7 +162,7 @@ impl UdpSocket {
 impl Drop for UdpSocket {
     fn drop(&mut self) {
         let mut net = NET.lock();
-        for &(n, h) in &self.sockets {
+        for &(n, h) in &self.bound.lock().sockets {
             net[n].remove_socket(h);
         }
     }

@@ -129,7 +129,7 @@ pub(super) fn pause(env: &Env) -> Test {
 }
 
 /// `xl network-attach` gives the running app-example a second vif that gets a DHCP lease
-/// and serves; `xl network-detach` takes it away again (a connection open on it is
+/// and serves (TCP, and UDP on a socket bound before it came); `xl network-detach` takes it away again (a connection open on it is
 /// aborted) while the first keeps serving.
 pub(super) fn hotplug(env: &Env) -> Test {
     let ip = "10.0.0.15";
@@ -144,6 +144,8 @@ pub(super) fn hotplug(env: &Env) -> Test {
         expect_dom0(r, "vif", 0, ": 200")?;
         expect_console(r, "app-example: vif1 added: serving HTTP there too")?;
         expect_console(r, "vif1: DHCP gave 10.0.0.")?;
+        // app-example's UDP echo socket was bound at boot, on vif0 alone.
+        expect_dom0(r, "vif", 0, "udp on the second vif: udp second")?;
         expect_dom0(r, "vif", 0, "after detach: 200")?;
         if r.dom0["vif"].1.contains("detach failed") {
             return Err(format!("xl network-detach failed:\n{}", r.dom0["vif"].1));

@@ -1,6 +1,7 @@
 # shellcheck shell=dash
 # `xl network-attach` of a second vif (MAC) to guest NAME: waits for its DHCP lease and
-# GETs the status page there ("second vif ADDR: CODE");
+# GETs the status page there ("second vif ADDR: CODE") and has a datagram echoed by the UDP
+# socket the app bound before the vif existed ("udp on the second vif: udp second");
 # then `xl network-detach` of it while a connection on it waits in the middle of a request,
 # and a GET at the first vif's address IP ("after detach: CODE"). "connections before
 # detach: N" and "... after detach: N" are the guest's open TCP connections (its /metrics,
@@ -27,6 +28,7 @@ while [ $i -lt 30 ]; do
   i=$((i + 1))
 done
 echo "second vif $a: $code"
+echo "udp on the second vif: $(echo 'udp second' | socat -t 5 - "UDP:$a:7")"
 xl network-list "$NAME"
 conns() { curl -s -m 5 "http://$IP/metrics" | awk '/^tcp_connections / {print $2}'; }
 # Half a request head: app-example waits for the rest.
