@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 pub const HELP: &str = "\
 cargo xtask <command> [options]
+cargo xtask --version       the runtime's version and git revision
 
 APP is a workspace package (-p NAME, default app-example) or an app crate anywhere
 (--manifest-path PATH/Cargo.toml). build, xl, run and describe take --set KEY=VALUE
@@ -52,8 +53,22 @@ commands:
   help                      this text
 ";
 
+/// `cargo xtask --version`: the runtime's version and, in a git checkout, its revision
+/// (`cargo xtask 0.1.0 (git 1a2b3c4)`, `+modified` after it with uncommitted changes).
+/// Asked of git once per run (a few milliseconds), as clap wants the text up front.
+fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let version = env!("CARGO_PKG_VERSION");
+        match crate::git::describe(&crate::util::root()) {
+            Some(rev) => format!("{version} (git {rev})"),
+            None => version.to_string(),
+        }
+    })
+}
+
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", bin_name = "cargo xtask", override_help = HELP)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", override_help = HELP, version = version())]
 pub struct Cli {
     /// None: print the overview.
     #[command(subcommand)]
@@ -322,6 +337,19 @@ mod tests {
 
     fn kind(line: &str) -> clap::error::ErrorKind {
         parse(line).map(|_| ()).unwrap_err().kind()
+    }
+
+    #[test]
+    fn version_is_the_packages_with_the_revision() {
+        for flag in ["--version", "-V"] {
+            let e = parse(flag).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::DisplayVersion);
+            let text = e.to_string();
+            assert!(text.starts_with(concat!("cargo xtask ", env!("CARGO_PKG_VERSION"))), "{text}");
+            if let Some(rev) = crate::git::describe(&crate::util::root()) {
+                assert!(text.contains(&format!(" (git {rev})")), "{text}");
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod describe;
 mod e2e;
 mod elf;
 mod fuzz;
+mod git;
 mod interrupt;
 mod keys;
 mod manifest;
