@@ -197,6 +197,7 @@ const NOT_REPO_FILES: &[&str] = &[
     "plan.sh",   // generated for each run of the emulated machine
     "state.img", // the manifest example's disk, in an app's crate
     "run.lock",  // target/rig/run.lock
+    "routes.rs", // in an app made by `cargo xtask new --template http`
 ];
 
 /// The comments of a source file (`//` and `/* */` in Rust and C, `#` in shell), or all
