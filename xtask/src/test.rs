@@ -368,8 +368,16 @@ pub fn run(parts: Parts) -> Result<bool> {
     if parts.qemu {
         for case in NEW_APPS {
             let t = Instant::now();
-            let (image, units) = check_new_app(case);
+            let dir = make_new_app(case).map_err(|e| format!("{e:#}"));
+            let image =
+                dir.clone().and_then(|d| new_app_boots(case, &d).map_err(|e| format!("{e:#}")));
             summary.record("qemu", case.test, t, image.as_ref().map(|_| ()).map_err(Clone::clone));
+            // In its directory, as its README says.
+            let t = Instant::now();
+            let units = dir.and_then(|d| {
+                let test = util::run(util::cargo().current_dir(d).args(["test", "--lib"]));
+                test.map_err(|e| format!("{e:#}"))
+            });
             summary.record("qemu", &format!("{}-units", case.test), t, units);
             if case.template == Template::Hello {
                 new_app = image.ok();
@@ -494,30 +502,23 @@ const NEW_APPS: &[NewApp] = &[
 ];
 
 /// `cargo xtask new` makes a crate outside the workspace that depends on `kernel` alone
-/// (by path: this checkout as it is); it builds into an image that boots, and its host unit
-/// tests (`cargo test`, in its directory) pass. Returns the image, for its size, and how
-/// the unit tests went.
-fn check_new_app(case: &NewApp) -> (Result<Image, String>, Result<(), String>) {
+/// (by path: this checkout as it is). Returns its directory.
+fn make_new_app(case: &NewApp) -> Result<std::path::PathBuf> {
     let parent = util::root().join("target/xtask-new").join(case.test);
     let _ = std::fs::remove_dir_all(&parent);
-    let dir = std::fs::create_dir_all(&parent)
-        .map_err(anyhow::Error::from)
-        .and_then(|_| crate::new::create(case.name, &parent, case.template, &Source::local()));
-    let dir = match dir {
-        Ok(d) => d,
-        Err(e) => return (Err(format!("{e:#}")), Err("not made".into())),
-    };
-    let image = (|| {
-        let image = build::build(&build::Options::standalone(&dir.join("Cargo.toml"))?)?;
-        let run = qemu::boot(&image.path, "", BOOT_TIMEOUT)?;
-        anyhow::ensure!(run.exit == Exit::Poweroff, "ended {:?}:\n{}", run.exit, run.output);
-        let missing: Vec<_> = case.expect.iter().filter(|e| !run.output.contains(**e)).collect();
-        anyhow::ensure!(missing.is_empty(), "output lacks {missing:?}:\n{}", run.output);
-        Ok(image)
-    })();
-    // In its directory, as its README says.
-    let units = util::run(util::cargo().current_dir(&dir).args(["test", "--lib"]));
-    (image.map_err(|e| format!("{e:#}")), units.map_err(|e| format!("{e:#}")))
+    std::fs::create_dir_all(&parent)?;
+    crate::new::create(case.name, &parent, case.template, &Source::local())
+}
+
+/// The new app builds into an image that boots as its case expects. Returns the image, for
+/// its size.
+fn new_app_boots(case: &NewApp, dir: &std::path::Path) -> Result<Image> {
+    let image = build::build(&build::Options::standalone(&dir.join("Cargo.toml"))?)?;
+    let run = qemu::boot(&image.path, "", BOOT_TIMEOUT)?;
+    anyhow::ensure!(run.exit == Exit::Poweroff, "ended {:?}:\n{}", run.exit, run.output);
+    let missing: Vec<_> = case.expect.iter().filter(|e| !run.output.contains(**e)).collect();
+    anyhow::ensure!(missing.is_empty(), "output lacks {missing:?}:\n{}", run.output);
+    Ok(image)
 }
 
 /// A secret given to `build --set` for the keys app: a boot key's value goes on the command
