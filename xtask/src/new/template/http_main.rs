@@ -18,6 +18,9 @@ kernel::main!(main);
 /// How long a client may take to send its request: a silent one holds a task and its
 /// buffer until then.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Free heap below which a new connection is closed at once: its task and buffers would eat
+/// into what the runtime keeps for the connections already open.
+const RESERVE: usize = 256 * 1024;
 
 async fn main() {
     kernel::println!("Hello from {{name}}!");
@@ -33,6 +36,7 @@ async fn main() {
     kernel::println!("{{name}}: serving HTTP on port {port}");
     loop {
         match listener.accept().await {
+            Ok((stream, _peer)) if kernel::mm::stats().free() < RESERVE => drop(stream),
             Ok((stream, _peer)) => kernel::spawn(serve(stream)),
             Err(e) => kernel::println!("{{name}}: accept: {e}"),
         }
