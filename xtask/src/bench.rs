@@ -4,6 +4,7 @@
 //! TCG say little). Results are printed and kept in `target/bench/`.
 
 use crate::build::{self, Options};
+use crate::new::{Source, Template};
 use crate::rig::plan::{Disk, Guest, Plan, Step};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
@@ -163,7 +164,7 @@ fn build_hello() -> Result<std::path::PathBuf> {
     let parent = crate::util::root().join("target/bench");
     let _ = std::fs::remove_dir_all(parent.join("hello"));
     std::fs::create_dir_all(&parent)?;
-    let dir = crate::new::create("hello", &parent)?;
+    let dir = crate::new::create("hello", &parent, Template::Hello, &Source::local())?;
     Ok(build::build(&Options::standalone(&dir.join("Cargo.toml"))?)?.path)
 }
 

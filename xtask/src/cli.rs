@@ -3,13 +3,14 @@
 //! The overview (`cargo xtask`, `cargo xtask help`, `--help`) is [`HELP`], written by hand
 //! because it is documentation; a test keeps it and the commands in step.
 
-use crate::{build, fuzz, run, test};
+use crate::{build, fuzz, new, run, test};
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 pub const HELP: &str = "\
 cargo xtask <command> [options]
+cargo xtask --version       the runtime's version and git revision
 
 APP is a workspace package (-p NAME, default app-example) or an app crate anywhere
 (--manifest-path PATH/Cargo.toml). build, xl, run and describe take --set KEY=VALUE
@@ -22,7 +23,11 @@ commands:
                             else in the emulated Xen machine, console on the terminal, the
                             guest's GUESTPORT (of network[0].ip) at 127.0.0.1:HOSTPORT
                             (default 8080:80); Ctrl-C stops it
-  new NAME [--dir PARENT]   create an app crate NAME (in a directory of its own)
+  new NAME [--dir PARENT] [--template hello|http] [--git URL | --path]
+                            create an app crate NAME in a directory of its own: hello (the
+                            default) greets, http serves HTTP on its port key; the kernel
+                            pinned to this checkout's HEAD in the git repository URL
+                            (default: remote origin), or by path (--path, or no remote)
   xl [-p APP] [--debug]     build APP and write its xl config from its manifest
                             ([package.metadata.unikernel] in its Cargo.toml)
   build [-p APP] [--debug]  build APP (default app-example) into a PVH image and print its path
@@ -52,8 +57,22 @@ commands:
   help                      this text
 ";
 
+/// `cargo xtask --version`: the runtime's version and, in a git checkout, its revision
+/// (`cargo xtask 0.1.0 (git 1a2b3c4)`, `+modified` after it with uncommitted changes).
+/// Asked of git once per run (a few milliseconds), as clap wants the text up front.
+fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        let version = env!("CARGO_PKG_VERSION");
+        match crate::git::describe(&crate::util::root()) {
+            Some(rev) => format!("{version} (git {rev})"),
+            None => version.to_string(),
+        }
+    })
+}
+
 #[derive(Debug, Parser)]
-#[command(name = "cargo xtask", bin_name = "cargo xtask", override_help = HELP)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask", override_help = HELP, version = version())]
 pub struct Cli {
     /// None: print the overview.
     #[command(subcommand)]
@@ -186,6 +205,16 @@ pub struct NewArgs {
     /// Where its directory goes
     #[arg(long, value_name = "PARENT", default_value = ".")]
     pub dir: PathBuf,
+    /// What the app does
+    #[arg(long, value_enum, default_value = "hello")]
+    pub template: new::Template,
+    /// The kernel from this git repository, pinned to the runtime checkout's HEAD [default:
+    /// the checkout's remote origin; without one, --path]
+    #[arg(long, value_name = "URL", conflicts_with = "path")]
+    pub git: Option<String>,
+    /// The kernel by path, this checkout's (builds on this machine only)
+    #[arg(long)]
+    pub path: bool,
 }
 
 /// A positive number.
@@ -325,6 +354,19 @@ mod tests {
     }
 
     #[test]
+    fn version_is_the_packages_with_the_revision() {
+        for flag in ["--version", "-V"] {
+            let e = parse(flag).unwrap_err();
+            assert_eq!(e.kind(), clap::error::ErrorKind::DisplayVersion);
+            let text = e.to_string();
+            assert!(text.starts_with(concat!("cargo xtask ", env!("CARGO_PKG_VERSION"))), "{text}");
+            if let Some(rev) = crate::git::describe(&crate::util::root()) {
+                assert!(text.contains(&format!(" (git {rev})")), "{text}");
+            }
+        }
+    }
+
+    #[test]
     fn clap_accepts_the_definition() {
         Cli::command().debug_assert();
     }
@@ -441,8 +483,27 @@ mod tests {
         assert_eq!((n.name.as_str(), n.dir.to_str().unwrap()), ("web", "/tmp"));
         let Command::New(n) = command("new web") else { panic!() };
         assert_eq!(n.dir, PathBuf::from("."));
-        assert_eq!(kind("new"), clap::error::ErrorKind::MissingRequiredArgument);
-        assert_eq!(kind("new a b"), clap::error::ErrorKind::UnknownArgument);
+        assert_eq!((n.template, n.git, n.path), (new::Template::Hello, None, false));
+        use clap::error::ErrorKind::*;
+        assert_eq!(kind("new"), MissingRequiredArgument);
+        assert_eq!(kind("new a b"), UnknownArgument);
+    }
+
+    #[test]
+    fn new_takes_a_template_and_the_kernels_source() {
+        let Command::New(n) = command("new web --template http --git file:///srv/rt") else {
+            panic!()
+        };
+        assert_eq!(
+            (n.template, n.git.as_deref(), n.path),
+            (new::Template::Http, Some("file:///srv/rt"), false)
+        );
+        let Command::New(n) = command("new web --path") else { panic!() };
+        assert!(n.path && n.git.is_none());
+        use clap::error::ErrorKind::*;
+        assert_eq!(kind("new web --git u --path"), ArgumentConflict);
+        assert_eq!(kind("new web --template nginx"), InvalidValue);
+        assert_eq!(kind("new web --git"), InvalidValue);
     }
 
     #[test]

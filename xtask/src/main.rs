@@ -8,6 +8,7 @@ mod describe;
 mod e2e;
 mod elf;
 mod fuzz;
+mod git;
 mod interrupt;
 mod keys;
 mod manifest;
@@ -55,7 +56,7 @@ fn run(cli: Cli) -> Result<bool> {
             bench::run(what, mib, runs, memory)
         }
         Command::Fuzz(f) => fuzz::run(&f.options()),
-        Command::New(n) => new::run(&n.name, &n.dir),
+        Command::New(n) => new::run(&n.name, &n.dir, n.template, n.git.as_deref(), n.path),
         Command::Describe(d) => match &d.image {
             Some(image) => describe::image(image),
             None => describe::app(&d.app.options()?, d.dot),

@@ -5,6 +5,7 @@
 //! 3. end-to-end tests: guests under real Xen in the emulated machine (one boot for all).
 
 use crate::build::{self, Image};
+use crate::new::{Source, Template};
 use crate::qemu::{self, Exit};
 use crate::util;
 use anyhow::Result;
@@ -365,14 +366,23 @@ pub fn run(parts: Parts) -> Result<bool> {
 
     let mut new_app = None;
     if parts.qemu {
-        let t = Instant::now();
-        let result = new_app_boots().map(|image| new_app = Some(image));
-        summary.record(
-            "qemu",
-            "new-app-outside-workspace",
-            t,
-            result.map_err(|e| format!("{e:#}")),
-        );
+        for case in NEW_APPS {
+            let t = Instant::now();
+            let dir = make_new_app(case).map_err(|e| format!("{e:#}"));
+            let image =
+                dir.clone().and_then(|d| new_app_boots(case, &d).map_err(|e| format!("{e:#}")));
+            summary.record("qemu", case.test, t, image.as_ref().map(|_| ()).map_err(Clone::clone));
+            // In its directory, as its README says.
+            let t = Instant::now();
+            let units = dir.and_then(|d| {
+                let test = util::run(util::cargo().current_dir(d).args(["test", "--lib"]));
+                test.map_err(|e| format!("{e:#}"))
+            });
+            summary.record("qemu", &format!("{}-units", case.test), t, units);
+            if case.template == Template::Hello {
+                new_app = image.ok();
+            }
+        }
         let t = Instant::now();
         match keys_app() {
             Ok(image) => {
@@ -466,17 +476,48 @@ fn boot_figure(output: &str) -> Option<u64> {
     })
 }
 
-/// `cargo xtask new` makes a crate outside the workspace that depends on `kernel` alone;
-/// it builds into an image that boots. Returns the image, for its size.
-fn new_app_boots() -> Result<Image> {
-    let parent = util::root().join("target/xtask-new");
+/// An app as `cargo xtask new` makes it: its template, and how its image must boot under
+/// plain QEMU.
+struct NewApp {
+    test: &'static str,
+    name: &'static str,
+    template: Template,
+    expect: &'static [&'static str],
+}
+
+const NEW_APPS: &[NewApp] = &[
+    NewApp {
+        test: "new-app-outside-workspace",
+        name: "demoapp",
+        template: Template::Hello,
+        expect: &["Hello from demoapp!", "demoapp has no domain id: not under Xen?"],
+    },
+    // No network under plain QEMU: the bind fails, naming the port its key gave.
+    NewApp {
+        test: "new-app-http",
+        name: "webapp",
+        template: Template::Http,
+        expect: &["Hello from webapp!", "webapp: cannot listen on port 80"],
+    },
+];
+
+/// `cargo xtask new` makes a crate outside the workspace that depends on `kernel` alone
+/// (by path: this checkout as it is). Returns its directory.
+fn make_new_app(case: &NewApp) -> Result<std::path::PathBuf> {
+    let parent = util::root().join("target/xtask-new").join(case.test);
     let _ = std::fs::remove_dir_all(&parent);
     std::fs::create_dir_all(&parent)?;
-    let dir = crate::new::create("demoapp", &parent)?;
+    crate::new::create(case.name, &parent, case.template, &Source::local())
+}
+
+/// The new app builds into an image that boots as its case expects. Returns the image, for
+/// its size.
+fn new_app_boots(case: &NewApp, dir: &std::path::Path) -> Result<Image> {
     let image = build::build(&build::Options::standalone(&dir.join("Cargo.toml"))?)?;
     let run = qemu::boot(&image.path, "", BOOT_TIMEOUT)?;
     anyhow::ensure!(run.exit == Exit::Poweroff, "ended {:?}:\n{}", run.exit, run.output);
-    anyhow::ensure!(run.output.contains("Hello from demoapp!"), "no greeting:\n{}", run.output);
+    let missing: Vec<_> = case.expect.iter().filter(|e| !run.output.contains(**e)).collect();
+    anyhow::ensure!(missing.is_empty(), "output lacks {missing:?}:\n{}", run.output);
     Ok(image)
 }
 
@@ -493,7 +534,7 @@ fn keys_app() -> Result<std::path::PathBuf> {
     let parent = util::root().join("target/xtask-new-keys");
     let _ = std::fs::remove_dir_all(&parent);
     std::fs::create_dir_all(&parent)?;
-    let dir = crate::new::create("keysapp", &parent)?;
+    let dir = crate::new::create("keysapp", &parent, Template::Hello, &Source::local())?;
     let manifest = dir.join("Cargo.toml");
     let mut toml = std::fs::read_to_string(&manifest)?;
     toml += "\n[package.metadata.unikernel.keys.token]\ntype = \"secret\"\nrequired = true\n\

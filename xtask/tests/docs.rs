@@ -53,7 +53,8 @@ fn mentioned_commands(text: &str) -> BTreeSet<String> {
             s.chars().take_while(|c| c.is_ascii_lowercase() || *c == '-').collect()
         };
         let command = word(rest);
-        if command.is_empty() {
+        // `cargo xtask --version` is an option of the tool, not a command.
+        if command.is_empty() || command.starts_with('-') {
             continue;
         }
         if FAMILIES.contains(&command.as_str()) {
@@ -144,6 +145,32 @@ fn documented_options_exist() {
     assert!(checked >= 10, "only {checked} documented options found");
 }
 
+/// The tool's own options a document shows (`cargo xtask --version`) are in `cargo xtask
+/// help`, and work.
+#[test]
+fn documented_tool_options_exist() {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask")).arg("help").output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let mut checked = 0;
+    for doc in DOCUMENTS {
+        let text = read(&root().join(doc));
+        for (i, _) in text.match_indices("cargo xtask -") {
+            let option: String = text[i + 12..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                .collect();
+            assert!(
+                help.contains(&option),
+                "{doc}: `cargo xtask {option}`: not in `cargo xtask help`"
+            );
+            let out = Command::new(env!("CARGO_BIN_EXE_xtask")).arg(&option).output().unwrap();
+            assert!(out.status.success(), "{doc}: `cargo xtask {option}` failed");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 1, "README.md shows no `cargo xtask --version`");
+}
+
 /// Every file of the repository (relative paths), without build output and git's files.
 fn repo_files(dir: &Path, rel: &Path, found: &mut BTreeSet<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -170,6 +197,7 @@ const NOT_REPO_FILES: &[&str] = &[
     "plan.sh",   // generated for each run of the emulated machine
     "state.img", // the manifest example's disk, in an app's crate
     "run.lock",  // target/rig/run.lock
+    "routes.rs", // in an app made by `cargo xtask new --template http`
 ];
 
 /// The comments of a source file (`//` and `/* */` in Rust and C, `#` in shell), or all
