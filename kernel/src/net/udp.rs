@@ -128,7 +128,9 @@ impl UdpSocket {
         .await
     }
 
-    /// Queues a datagram to `to`, waiting while the send buffer is full.
+    /// Queues a datagram to `to`, waiting while the send buffer is full. It leaves by the
+    /// route to `to` (the first interface with an address in its subnet), from that
+    /// interface's address, whichever interface a datagram from `to` came in on.
     pub async fn send_to(&self, data: &[u8], to: impl Into<IpEndpoint>) -> Result<(), Error> {
         let to = to.into();
         poll_fn(|cx| {
