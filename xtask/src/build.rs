@@ -133,7 +133,7 @@ pub fn build(opts: &Options) -> Result<Image> {
 /// cargo's file again. Build variants before the plain image of their package.
 pub fn build_variant(opts: &Options, name: &str) -> Result<Image> {
     let image = build(opts)?;
-    let dir = util::root().join("target/images");
+    let dir = util::work_dir().join("images");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(name);
     std::fs::copy(&image.path, &path)

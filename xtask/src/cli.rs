@@ -110,7 +110,7 @@ pub enum Command {
 /// Which app: a workspace package or a crate anywhere, and its keys' values.
 #[derive(Debug, Clone, Args)]
 pub struct App {
-    /// A workspace package [default: app-example]
+    /// A workspace package [default: the app whose repository this is, else app-example]
     #[arg(short, long, value_name = "APP", conflicts_with = "manifest_path")]
     pub package: Option<String>,
     /// An app crate anywhere (as made by `cargo xtask new`)
@@ -125,9 +125,12 @@ pub struct App {
 
 impl App {
     pub fn options(&self) -> Result<build::Options> {
-        let mut o = match &self.manifest_path {
-            Some(m) => build::Options::standalone(m)?,
-            None => build::Options::new(self.package.as_deref().unwrap_or("app-example")),
+        let mut o = match (&self.manifest_path, &self.package, crate::util::app_root()) {
+            (Some(m), _, _) => build::Options::standalone(m)?,
+            (None, Some(p), _) => build::Options::new(p),
+            // Run from an app's own repository: that app.
+            (None, None, Some(app)) => build::Options::standalone(&app.join("Cargo.toml"))?,
+            (None, None, None) => build::Options::new("app-example"),
         };
         o.sets = self.sets.clone();
         Ok(o)

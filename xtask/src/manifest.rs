@@ -22,6 +22,13 @@
 //! vdev = "xvda"
 //! mode = "rw"                  # r | rw
 //!
+//! [package.metadata.unikernel.check]  # what `cargo xtask test` checks under Xen, in the
+//! console = "serving HTTP"             # app's own repository: a console line, and/or
+//! http = "/"                           # a GET of this path at the first network's ip
+//! status = 200                         # answering this status (default 200)
+//! port = 80                            # on this port (default 80)
+//! timeout = 120                        # seconds for each (default 120)
+//!
 //! [package.metadata.unikernel.keys.port]   # the app's configuration keys: see keys.rs
 //! type = "u16"
 //! default = 80
@@ -48,6 +55,18 @@ pub struct Disk {
     pub writable: bool,
 }
 
+/// The app's own end-to-end check (`[package.metadata.unikernel.check]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// Text the console must show.
+    pub console: Option<String>,
+    /// A path to GET at the first network's static address.
+    pub http: Option<String>,
+    pub status: u16,
+    pub port: u16,
+    pub timeout_secs: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
     pub name: DomainName,
@@ -61,6 +80,7 @@ pub struct Manifest {
     pub disks: Vec<Disk>,
     /// The app's configuration keys (the runtime's are `devices::config::runtime`).
     pub keys: devices::config::Schema,
+    pub check: Option<Check>,
 }
 
 /// Checks a table's keys against `allowed`; names the first unknown one.
@@ -139,6 +159,32 @@ fn array<'a>(t: &'a Table, what: &str, key: &str) -> Result<Vec<&'a Table>> {
     }
 }
 
+/// `[package.metadata.unikernel.check]`, checked against the networks it needs.
+fn check(c: &Table, networks: &[Network]) -> Result<Check> {
+    let what = "package.metadata.unikernel.check";
+    known_keys(c, what, &["console", "http", "status", "port", "timeout"])?;
+    let console = string(c, what, "console")?;
+    let http = string(c, what, "http")?;
+    if let Some(path) = &http {
+        if !path.starts_with('/') || path.contains(|c: char| c.is_whitespace() || c == '\'') {
+            bail!("{what}.http: {path:?} is not a path such as \"/\" or \"/health\"");
+        }
+        if networks.first().and_then(|n| n.ip.as_ref()).is_none() {
+            bail!("{what}.http: needs a static address to reach: network[0].ip");
+        }
+    }
+    if console.is_none() && http.is_none() {
+        bail!("{what}: checks nothing: give console, http or both");
+    }
+    Ok(Check {
+        console,
+        http,
+        status: number(c, what, "status", 200, (100, 599))? as u16,
+        port: number(c, what, "port", 80, (1, 65535))? as u16,
+        timeout_secs: number(c, what, "timeout", 120, (1, 3600))?,
+    })
+}
+
 /// How many networks and disks the manifest in `cargo_toml` declares, checking nothing
 /// else (building needs only this; [`Manifest::load`] checks the rest, disk files included).
 pub fn declared_devices(cargo_toml: &Path) -> Result<(usize, usize)> {
@@ -191,6 +237,7 @@ impl Manifest {
                 "network",
                 "disk",
                 "keys",
+                "check",
             ],
         )?;
         let name = match typed(m, what, "name")? {
@@ -237,7 +284,13 @@ impl Manifest {
             };
             disks.push(Disk { path: std::fs::canonicalize(&path)?, vdev, writable });
         }
+        let check = match m.get("check") {
+            None => None,
+            Some(Value::Table(c)) => Some(check(c, &networks)?),
+            Some(_) => bail!("{what}.check: expected a table"),
+        };
         Ok(Manifest {
+            check,
             name,
             memory_mib: number(m, what, "memory", 32, (4, 1 << 20))?,
             vcpus: number(m, what, "vcpus", 1, (1, 1))?,

@@ -27,6 +27,28 @@ pub fn write_xl(opts: &Options) -> Result<(Manifest, build::Image, std::path::Pa
     Ok((manifest, image, file))
 }
 
+/// The app's guest as its manifest describes it, its kernel where dom0 finds it, and the
+/// manifest's disk files as its disks (copies on the exchange disk unless the caller sets
+/// `shared_disks`).
+pub fn manifest_guest(manifest: &Manifest, image: &build::Image) -> Result<Guest> {
+    let mut guest = Guest::ours(manifest.name.as_str(), &image.path, "");
+    let kernel = guest.config.kernel.clone();
+    guest.config = XlConfig::from_domain(&manifest.domain(&image.path)?);
+    guest.config.kernel = kernel;
+    guest.config.disks.clear();
+    guest.disks = manifest
+        .disks
+        .iter()
+        .map(|d| Disk {
+            host_file: d.path.clone(),
+            vdev: d.vdev.to_string(),
+            writable: d.writable,
+            as_file: false,
+        })
+        .collect();
+    Ok(guest)
+}
+
 /// (host port, guest port)
 pub type PortPair = (u16, u16);
 
@@ -47,24 +69,9 @@ pub fn run(opts: &Options, forwards: Option<Vec<PortPair>>) -> Result<bool> {
     eprintln!("run: no Xen host here; starting the emulated Xen machine");
     util::ensure_host_tools()?;
     let name = manifest.name.to_string();
-    let mut guest = Guest::ours(&name, &image.path, "");
-    // The manifest's settings, with the kernel where dom0 finds it.
-    let kernel = guest.config.kernel.clone();
-    guest.config = XlConfig::from_domain(&manifest.domain(&image.path)?);
-    guest.config.kernel = kernel;
-    guest.config.disks.clear();
+    let mut guest = manifest_guest(&manifest, &image)?;
     // The manifest's disk files themselves: nothing the guest wrote is lost with Ctrl-C.
     guest.shared_disks = true;
-    guest.disks = manifest
-        .disks
-        .iter()
-        .map(|d| Disk {
-            host_file: d.path.clone(),
-            vdev: d.vdev.to_string(),
-            writable: d.writable,
-            as_file: false,
-        })
-        .collect();
     // The guest's ports, at its first static address; a guest without one asks DHCP, which
     // dom0 serves.
     let ip = manifest.networks.first().and_then(|n| n.ip.as_deref());

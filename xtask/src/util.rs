@@ -10,6 +10,36 @@ pub fn root() -> PathBuf {
     manifest.parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
+/// The app project the tool runs in when it runs from an app's own repository (through the
+/// tool crate `cargo xtask new` puts in it): the nearest directory at or above the current
+/// one whose Cargo.toml has `[package.metadata.unikernel]`, outside the runtime's checkout.
+/// `None` in the runtime's checkout, where apps are named with `-p` or `--manifest-path`.
+pub fn app_root() -> Option<PathBuf> {
+    let root = std::path::absolute(root()).ok()?;
+    let cwd = std::env::current_dir().ok()?;
+    if cwd.starts_with(&root) {
+        return None;
+    }
+    cwd.ancestors().find(|d| is_app(&d.join("Cargo.toml"))).map(PathBuf::from)
+}
+
+/// Whether `manifest` is an app's: a package with a `[package.metadata.unikernel]` table.
+fn is_app(manifest: &std::path::Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(manifest) else { return false };
+    let Ok(doc) = text.parse::<toml::Table>() else { return false };
+    doc.get("package").and_then(|p| p.get("metadata")).and_then(|m| m.get("unikernel")).is_some()
+}
+
+/// Where the tool keeps what it makes (the emulated machine's files, image copies): the
+/// runtime's `target/`, or, run from an app's repository, that app's `target/xtask/` (the
+/// runtime's checkout is then cargo's copy of a git dependency, not a place to write).
+pub fn work_dir() -> PathBuf {
+    match app_root() {
+        Some(app) => app.join("target/xtask"),
+        None => root().join("target"),
+    }
+}
+
 /// The `cargo` that runs us (keeps the pinned toolchain).
 pub fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))

@@ -25,10 +25,13 @@ pub fn render(
     let fill =
         |text: &str| text.replace("{{name}}", name).replace("{{crate}}", &name.replace('-', "_"));
     let mut files = vec![
-        ("Cargo.toml", cargo_toml(name, template, kernel)),
+        ("Cargo.toml", fill(&cargo_toml(name, template, kernel))),
         ("README.md", fill(&readme(template, kernel))),
         ("rust-toolchain.toml", toolchain.to_string()),
-        (".gitignore", "/target\n".to_string()),
+        (".gitignore", "/target\n/xtask/target\n".to_string()),
+        (".cargo/config.toml", CARGO_CONFIG.to_string()),
+        ("xtask/Cargo.toml", tool_toml(name, kernel)),
+        ("xtask/src/main.rs", TOOL_MAIN.to_string()),
         (".ci/run", CI_RUN.to_string()),
         (".github/workflows/ci.yml", GITHUB_CI.to_string()),
         (".gitlab-ci.yml", GITLAB_CI.to_string()),
@@ -60,7 +63,7 @@ fn cargo_toml(name: &str, template: Template, kernel: &Source) -> String {
         }
     };
     let (features, manifest, smoltcp) = match template {
-        Template::Hello => ("", "", SMOLTCP_UNUSED),
+        Template::Hello => ("", HELLO_CHECK, SMOLTCP_UNUSED),
         Template::Http => (r#", features = ["net"]"#, HTTP_MANIFEST, SMOLTCP),
     };
     format!(
@@ -97,6 +100,49 @@ cmdline = "log=info"
     )
 }
 
+/// `cargo xtask` in the app's directory: the app's tool crate.
+const CARGO_CONFIG: &str = r#"# `cargo xtask ...` (build, run, test, xl, describe), run from this directory: the runtime's
+# tool at the revision xtask/Cargo.toml pins (built once, on first use, into xtask/target).
+[alias]
+xtask = "run --quiet --manifest-path xtask/Cargo.toml --"
+"#;
+
+/// The app's tool crate: the runtime's `xtask` library, from where the kernel comes.
+fn tool_toml(name: &str, kernel: &Source) -> String {
+    format!(
+        r#"# The runtime's tool, `cargo xtask` here (the alias in .cargo/config.toml): the runtime's
+# xtask crate from the same place and revision as the kernel dependency in ../Cargo.toml;
+# keep the two the same when moving to another version.
+[package]
+name = "{name}-xtask"
+version = "0.0.0"
+edition = "2021"
+publish = false
+
+[dependencies]
+xtask = {{ {source} }}
+
+# A crate of its own, not a member of the app's workspace.
+[workspace]
+"#,
+        source = kernel.tool_toml(),
+    )
+}
+
+const TOOL_MAIN: &str = r#"//! `cargo xtask` for this app: the runtime's tool (see Cargo.toml).
+
+fn main() -> std::process::ExitCode {
+    xtask::main()
+}
+"#;
+
+/// The hello template's check under Xen (`cargo xtask test`).
+const HELLO_CHECK: &str = r#"
+# What `cargo xtask test` checks when it boots the image under Xen: the greeting.
+[package.metadata.unikernel.check]
+console = "Hello from {{name}}!"
+"#;
+
 /// The http template's key and vif.
 const HTTP_MANIFEST: &str = r#"
 # Its key, read with kernel::config(): `port=8080` on the command line serves there.
@@ -114,6 +160,13 @@ stage = "boot"
 bridge = "xenbr0"
 ip = "10.0.0.20/24"
 gateway = "10.0.0.1"
+
+# What `cargo xtask test` checks when it boots the image under Xen: the app says it serves,
+# and a GET of / at the vif's address (from dom0) answers 200.
+[package.metadata.unikernel.check]
+console = "serving HTTP on port"
+http = "/"
+status = 200
 "#;
 
 /// The runtime workspace's `[profile.release]` (size over speed), which a crate outside the

@@ -28,6 +28,19 @@ impl Source {
         Source::Path(crate::util::root().join("kernel"))
     }
 
+    /// The runtime's tool (its `xtask` crate) from the same place, as TOML keys: the app's
+    /// tool crate (`xtask/` in the app) depends on it.
+    pub fn tool_toml(&self) -> String {
+        match self {
+            Source::Git { .. } => self.toml(),
+            Source::Path(kernel) => {
+                let tool =
+                    kernel.parent().map_or_else(|| kernel.join("../xtask"), |r| r.join("xtask"));
+                format!("path = {}", quoted(&tool.to_string_lossy()))
+            }
+        }
+    }
+
     /// The dependency's keys, as TOML (`git = "...", rev = "..."` or `path = "..."`).
     pub fn toml(&self) -> String {
         match self {

@@ -32,7 +32,7 @@ pub struct Files {
 }
 
 pub fn dir() -> PathBuf {
-    util::root().join("target/rig")
+    util::work_dir().join("rig")
 }
 
 /// One run of the machine at a time per checkout: runs share `target/rig/run` and the
