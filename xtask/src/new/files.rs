@@ -201,13 +201,14 @@ fn readme(template: Template, kernel: &Source) -> String {
              commit, which cargo fetches (once, into its cache), here and in CI. To move to another \
              version of the runtime (its CHANGELOG.md says what changed): set `rev` to that \
              commit's full sha (`git rev-parse HEAD` in the runtime's checkout; it must be \
-             pushed to that repository), run `cargo update -p kernel` (Cargo.lock records the \
-             commit too), and build with the `cargo xtask` of a checkout at that commit."
+             pushed to that repository) here and in `xtask/Cargo.toml` (the tool of the same \
+             revision), then run `cargo update -p kernel` (Cargo.lock records the commit too)."
         ),
         Source::Path(p) => format!(
             "`kernel = {{ path = \"{}\" }}`: the kernel crate of a runtime checkout on this \
-             machine, as it is now, uncommitted changes included. No other machine has that \
-             path, so CI elsewhere cannot build the app this way. To pin a commit of the \
+             machine, as it is now, uncommitted changes included (`xtask/Cargo.toml` takes the \
+             tool from the same checkout). No other machine has that path, so CI elsewhere \
+             cannot build the app this way. To pin a commit of the \
              runtime's repository instead, write `kernel = {{ git = \"URL\", rev = \"FULL-SHA\" \
              }}` (what `cargo xtask new --git URL` writes, from HEAD of the runtime's checkout) \
              with the URL of a repository that has that commit, and run `cargo update -p \
