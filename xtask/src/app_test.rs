@@ -148,3 +148,124 @@ fn under_xen(
     }
     Ok(seen.join(", "))
 }
+
+/// e2e `new-app-repo` and `new-app-repo-failing-check`: an app made by `cargo xtask new
+/// --template http --git file://RUNTIME` (the runtime's committed HEAD) in a directory of
+/// its own, committed to a fresh git repository and cloned elsewhere, where nothing of the
+/// runtime is at hand but the pinned git URL: its `.ci/run` passes (unit tests, image, the
+/// GET check under Xen). Then, with its check's path changed to one the app answers 404,
+/// `.ci/run` fails and says which check. Only the emulated machine's assembled files are
+/// copied into the clone, to spare it a rebuild of them.
+pub fn check_new_app_repo() -> (Result<String, String>, Result<String, String>) {
+    match new_app_repo() {
+        Ok(clone) => {
+            let passing = ci_run(&clone, "ci-pass.log").and_then(|(ok, log)| {
+                let xen = log.lines().find(|l| l.starts_with("test xen: ")).unwrap_or_default();
+                match (ok, xen.starts_with("test xen: ok")) {
+                    (true, true) => Ok(xen.to_string()),
+                    _ => Err(format!(".ci/run failed:\n    {}", tail(&log))),
+                }
+            });
+            let failing = break_check(&clone)
+                .and_then(|()| ci_run(&clone, "ci-fail.log"))
+                .and_then(|(ok, log)| {
+                    let want =
+                        "test xen: FAILED: GET /missing on port 80: status 404, expected 200";
+                    match (ok, log.contains(want)) {
+                        (false, true) => Ok("fails, naming the check".to_string()),
+                        (true, _) => Err(format!(".ci/run passed:\n    {}", tail(&log))),
+                        (false, false) => {
+                            Err(format!(".ci/run's output lacks {want:?}:\n    {}", tail(&log)))
+                        }
+                    }
+                });
+            (passing, failing)
+        }
+        Err(e) => {
+            let e = format!("{e:#}");
+            (Err(e.clone()), Err(e))
+        }
+    }
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().rev().take(25).collect();
+    lines.into_iter().rev().collect::<Vec<_>>().join("\n    ")
+}
+
+/// Makes the app, its repository and the clone; returns the clone's directory.
+fn new_app_repo() -> Result<std::path::PathBuf> {
+    use anyhow::Context;
+    let base = util::work_dir().join("new-app-repo");
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base)?;
+    let root = std::path::absolute(util::root())?;
+    let url = format!("file://{}", root.display());
+    let made = base.join("made");
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .args(["new", "repoapp", "--template", "http", "--git", &url, "--dir"])
+        .arg(&made)
+        .status()?;
+    anyhow::ensure!(status.success(), "cargo xtask new --git {url} failed ({status})");
+    let repo = made.join("repoapp");
+    let git = |dir: &Path, args: &[&str]| -> Result<()> {
+        let out = std::process::Command::new("git")
+            .current_dir(dir)
+            .args(["-c", "user.name=xtask", "-c", "user.email=xtask@localhost"])
+            .args(args)
+            .output()
+            .context("running git")?;
+        anyhow::ensure!(
+            out.status.success(),
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(())
+    };
+    git(&repo, &["init", "-q"])?;
+    git(&repo, &["add", "-A"])?;
+    git(&repo, &["commit", "-q", "-m", "repoapp, as cargo xtask new made it"])?;
+    let clone = base.join("clone");
+    git(&base, &["clone", "-q", &repo.to_string_lossy(), &clone.to_string_lossy()])?;
+    // The emulated machine's files, as this run assembled them (a cache, not the runtime).
+    let rig = clone.join("target/xtask/rig");
+    std::fs::create_dir_all(&rig)?;
+    for d in ["build", "debs"] {
+        let from = rig::dir().join(d);
+        if from.is_dir() {
+            util::run(std::process::Command::new("cp").arg("-a").arg(&from).arg(&rig))?;
+        }
+    }
+    Ok(clone)
+}
+
+/// The check's GET of `/` becomes one of `/missing`, which the app answers 404.
+fn break_check(clone: &Path) -> Result<(), String> {
+    let toml = clone.join("Cargo.toml");
+    let text = std::fs::read_to_string(&toml).map_err(|e| e.to_string())?;
+    if !text.contains("http = \"/\"") {
+        return Err(format!("{} has no check of http = \"/\"", toml.display()));
+    }
+    std::fs::write(&toml, text.replace("http = \"/\"", "http = \"/missing\""))
+        .map_err(|e| e.to_string())
+}
+
+/// Runs the clone's `.ci/run` as CI would (a shell without this run's cargo variables);
+/// whether it passed, and its output (kept in `log`).
+fn ci_run(clone: &Path, log: &str) -> Result<(bool, String), String> {
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg(".ci/run").current_dir(clone);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        let cargo_var = k.starts_with("CARGO") && k != "CARGO_HOME";
+        if cargo_var || k.starts_with("RUSTUP_TOOLCHAIN") || k == "E2E_ONLY" {
+            cmd.env_remove(&k);
+        }
+    }
+    let out = cmd.output().map_err(|e| format!("cannot run .ci/run: {e}"))?;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let _ = std::fs::write(clone.join("..").join(log), &text);
+    Ok((out.status.success(), text))
+}
