@@ -10,8 +10,8 @@ use anyhow::Result;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// dom0's side of the HTTP check: GETs `http://$IP:$PORT$URL_PATH` until it answers
-/// `$STATUS` or `$SECS` seconds pass; says the last status (000: no answer).
+/// dom0's side of the HTTP check: GETs `http://$IP:$PORT$URL_PATH` until it answers at all
+/// or `$SECS` seconds pass; says the status (000: no answer).
 const HTTP_CHECK: &str = include_str!("app_check.sh");
 
 pub fn run(app: &Path) -> Result<bool> {
@@ -134,13 +134,14 @@ fn under_xen(
         let (_, output) = r.dom0.get("http").cloned().unwrap_or_default();
         let got = output.lines().rev().find_map(|l| l.strip_prefix("status ")).unwrap_or("000");
         if got != check.status.to_string() {
-            let said = if got == "000" { "no answer".to_string() } else { format!("status {got}") };
+            let said = match got {
+                "000" => format!("no answer within {} s", check.timeout_secs),
+                _ => format!("status {got}"),
+            };
             return Err(format!(
-                "GET {path} on port {}: {said}, expected {} (within {} s); the console's last \
-                 lines:\n    {}",
+                "GET {path} on port {}: {said}, expected {}; the console's last lines:\n    {}",
                 check.port,
                 check.status,
-                check.timeout_secs,
                 tail()
             ));
         }

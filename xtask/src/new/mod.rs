@@ -1,6 +1,7 @@
 //! `cargo xtask new NAME [--dir PARENT] [--template hello|http] [--git URL | --path]`: a new
-//! app crate, in a directory of its own, that depends on `kernel` alone and builds and runs
-//! with `cargo xtask ... --manifest-path`. Every app gets its logic in a library with host
+//! app crate, in a directory of its own, that depends on `kernel` alone and builds, runs
+//! and tests with `cargo xtask ...` in that directory (its tool crate `xtask/` is the
+//! runtime's tool) or `cargo xtask ... --manifest-path` from the runtime's checkout. Every app gets its logic in a library with host
 //! unit tests, a README, CI files (`.ci/run` and the GitHub and GitLab files that call it),
 //! the runtime's toolchain file and its size-tuned release profile.
 
@@ -40,11 +41,10 @@ pub fn run(
     for w in &choice.warnings {
         eprintln!("warning: {w}");
     }
-    let toml = dir.join("Cargo.toml");
-    println!("from the runtime's checkout ({}):", root.display());
-    println!("  build: cargo xtask build --manifest-path {}", toml.display());
-    println!("  run:   cargo xtask run --manifest-path {}", toml.display());
-    println!("in {}: `cargo test` (the unit tests), `bash .ci/run` (what CI runs)", dir.display());
+    println!("in {} (the runtime's tool comes with the app: xtask/):", dir.display());
+    println!("  cargo xtask run    build the image and run it under Xen");
+    println!("  cargo xtask test   unit tests, the image, and its check under Xen");
+    println!("  bash .ci/run       what CI runs");
     Ok(true)
 }
 
