@@ -90,6 +90,16 @@ pub(crate) fn end(request: Request) -> ! {
 /// libxl waits for). `None` when the node is empty (our own clearing fires the watch too)
 /// or holds something we do not act on.
 async fn take_request() -> Result<Option<Action>, xenstore::XenstoreError> {
+    // Most firings find the node empty (the watch's first one, our own clearing): one read,
+    // not a transaction's three requests.
+    match xenstore::read("control/shutdown").await {
+        Ok(v) if !v.trim_end_matches('\0').is_empty() => {}
+        Ok(_) => return Ok(None),
+        Err(xenstore::XenstoreError::Xenstore(devices::xenstore::XsError::NoEnt)) => {
+            return Ok(None)
+        }
+        Err(e) => return Err(e),
+    }
     xenstore::transaction(|tx| async move {
         let value = match tx.read("control/shutdown").await {
             Ok(v) => v,

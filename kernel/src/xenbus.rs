@@ -149,6 +149,17 @@ impl Frontend {
         }
     }
 
+    /// The backend's state once `until` holds: at once when it already does (a backend
+    /// waits in InitWait before the guest runs: one read instead of a watch, a read and an
+    /// unwatch), else as [`Frontend::wait_backend`].
+    pub async fn backend_reached(&self, until: fn(State) -> bool) -> Result<State, Error> {
+        let s = self.backend_state().await;
+        if until(s) {
+            return Ok(s);
+        }
+        self.wait_backend(until).await
+    }
+
     /// Waits until the backend's state satisfies `until`, and returns it. A function pointer,
     /// not a generic: one copy of this state machine instead of one per caller's closure
     /// (ten of them, about 400 bytes each).
