@@ -199,14 +199,19 @@ fn new_app_repo() -> Result<std::path::PathBuf> {
     use anyhow::Context;
     let base = util::work_dir().join("new-app-repo");
     let _ = std::fs::remove_dir_all(&base);
-    std::fs::create_dir_all(&base)?;
+    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
     let root = std::path::absolute(util::root())?;
     let url = format!("file://{}", root.display());
     let made = base.join("made");
-    let status = std::process::Command::new(std::env::current_exe()?)
-        .args(["new", "repoapp", "--template", "http", "--git", &url, "--dir"])
+    // `cargo xtask new`, as a user runs it (not this process's own executable: the host
+    // tests may have rebuilt it since it started, and /proc/self/exe then names a deleted
+    // file).
+    let status = util::cargo()
+        .current_dir(&root)
+        .args(["xtask", "new", "repoapp", "--template", "http", "--git", &url, "--dir"])
         .arg(&made)
-        .status()?;
+        .status()
+        .context("running cargo xtask new")?;
     anyhow::ensure!(status.success(), "cargo xtask new --git {url} failed ({status})");
     let repo = made.join("repoapp");
     let git = |dir: &Path, args: &[&str]| -> Result<()> {
