@@ -157,7 +157,12 @@ fn under_xen(
 /// GET check under Xen). Then, with its check's path changed to one the app answers 404,
 /// `.ci/run` fails and says which check. Only the emulated machine's assembled files are
 /// copied into the clone, to spare it a rebuild of them.
-pub fn check_new_app_repo() -> (Result<String, String>, Result<String, String>) {
+/// A check's outcome (what was seen, or why it failed) and its seconds.
+pub type Timed = (Result<String, String>, f64);
+
+/// Each result comes with its seconds (the first includes making the app and its repository).
+pub fn check_new_app_repo() -> (Timed, Timed) {
+    let start = Instant::now();
     match new_app_repo() {
         Ok(clone) => {
             let passing = ci_run(&clone, "ci-pass.log").and_then(|(ok, log)| {
@@ -167,6 +172,8 @@ pub fn check_new_app_repo() -> (Result<String, String>, Result<String, String>) 
                     _ => Err(format!(".ci/run failed:\n    {}", tail(&log))),
                 }
             });
+            let passing = (passing, start.elapsed().as_secs_f64());
+            let start = Instant::now();
             let failing = break_check(&clone)
                 .and_then(|()| ci_run(&clone, "ci-fail.log"))
                 .and_then(|(ok, log)| {
@@ -180,11 +187,12 @@ pub fn check_new_app_repo() -> (Result<String, String>, Result<String, String>) 
                         }
                     }
                 });
-            (passing, failing)
+            (passing, (failing, start.elapsed().as_secs_f64()))
         }
         Err(e) => {
             let e = format!("{e:#}");
-            (Err(e.clone()), Err(e))
+            let secs = start.elapsed().as_secs_f64();
+            ((Err(e.clone()), secs), (Err(e), 0.0))
         }
     }
 }
