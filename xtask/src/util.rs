@@ -12,15 +12,19 @@ pub fn root() -> PathBuf {
 
 /// The app project the tool runs in when it runs from an app's own repository (through the
 /// tool crate `cargo xtask new` puts in it): the nearest directory at or above the current
-/// one whose Cargo.toml has `[package.metadata.unikernel]`, outside the runtime's checkout.
-/// `None` in the runtime's checkout, where apps are named with `-p` or `--manifest-path`.
+/// one whose Cargo.toml has `[package.metadata.unikernel]`, unless it is one of the runtime
+/// workspace's own apps. `None` in the runtime's checkout, where apps are named with `-p` or
+/// `--manifest-path`.
 pub fn app_root() -> Option<PathBuf> {
     let root = std::path::absolute(root()).ok()?;
     let cwd = std::env::current_dir().ok()?;
-    if cwd.starts_with(&root) {
+    let app = cwd.ancestors().find(|d| is_app(&d.join("Cargo.toml")))?;
+    // The workspace's own apps (app-example, testapp) are the runtime's; an app made under
+    // its target/ (as the tests make them) is one of its own.
+    if app.starts_with(&root) && !app.starts_with(root.join("target")) {
         return None;
     }
-    cwd.ancestors().find(|d| is_app(&d.join("Cargo.toml"))).map(PathBuf::from)
+    Some(app.to_path_buf())
 }
 
 /// Whether `manifest` is an app's: a package with a `[package.metadata.unikernel]` table.
