@@ -149,6 +149,16 @@ impl Frontend {
         }
     }
 
+    /// Writes our nodes (`KEY`, value), then our state: the backend reads the nodes when it
+    /// sees the state change, so the order is all it needs (no transaction: two requests
+    /// fewer). Stops at the first failed write.
+    pub async fn publish(&self, nodes: &[(String, String)], state: State) -> Result<(), Error> {
+        for (key, value) in nodes {
+            xenstore::write(&format!("{}/{key}", self.path), value).await?;
+        }
+        self.switch_state(state).await
+    }
+
     /// The backend's state once `until` holds: at once when it already does (a backend
     /// waits in InitWait before the guest runs: one read instead of a watch, a read and an
     /// unwatch), else as [`Frontend::wait_backend`].

@@ -299,32 +299,21 @@ async fn publish(
     order: u32,
     port: EvtchnPort,
 ) -> Result<Geometry, Error> {
-    // Our nodes, then our state: the backend reads them when it sees the state change, so
-    // the order is all it needs (no transaction: two requests fewer).
-    let p = &fe.path;
     let mut nodes = Vec::new();
     if order == 0 {
-        nodes.push((format!("{p}/ring-ref"), ring_refs[0].to_string()));
+        nodes.push(("ring-ref".to_string(), ring_refs[0].to_string()));
     } else {
-        nodes.push((format!("{p}/ring-page-order"), order.to_string()));
+        nodes.push(("ring-page-order".to_string(), order.to_string()));
         for (i, r) in ring_refs.iter().enumerate() {
-            nodes.push((format!("{p}/ring-ref{i}"), r.to_string()));
+            nodes.push((format!("ring-ref{i}"), r.to_string()));
         }
     }
-    nodes.push((format!("{p}/event-channel"), port.to_string()));
-    nodes.push((format!("{p}/protocol"), "x86_64-abi".into()));
+    nodes.push(("event-channel".to_string(), port.to_string()));
+    nodes.push(("protocol".to_string(), "x86_64-abi".into()));
     for (key, value) in FRONTEND_NODES {
-        nodes.push((format!("{p}/{key}"), (*value).into()));
+        nodes.push((key.to_string(), value.to_string()));
     }
-    nodes.push((format!("{p}/state"), State::Initialised.as_str().into()));
-    let mut published = Ok(());
-    for (path, value) in &nodes {
-        published = xenstore::write(path, value).await;
-        if published.is_err() {
-            break;
-        }
-    }
-    published?;
+    fe.publish(&nodes, State::Initialised).await?;
     let state = fe.wait_backend(|s| s >= State::Connected).await?;
     if state != State::Connected {
         return Err(Error::BackendState(state));

@@ -6,8 +6,6 @@ use crate::xen::abi::EvtchnPort;
 use crate::xen::event;
 use crate::xen::gnttab::GrantedPage;
 use crate::xenbus::{Error, Frontend, State};
-use crate::xenstore;
-use alloc::format;
 use alloc::string::ToString;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
@@ -49,9 +47,7 @@ pub async fn connect(fe: &Frontend) -> Result<Connection, Error> {
     }
     let front = Netfront::new(tx_ring, rx_ring, tx, rx);
     let port = event::alloc_unbound(backend)?;
-    // Our nodes, then our state: the backend reads them when it sees the state change, so
-    // the order is all it needs (no transaction: two requests fewer). Each write is one
-    // xenstore request; keys whose default is what we want are left out.
+    // Keys whose default is what we want are left out (each write is one request).
     let nodes = [
         ("tx-ring-ref", tx_ref.to_string()),
         ("rx-ring-ref", rx_ref.to_string()),
@@ -62,20 +58,12 @@ pub async fn connect(fe: &Frontend) -> Result<Connection, Error> {
         // A software stack computes and checks every checksum itself (IPv6 checksum
         // offload is off unless asked for).
         ("feature-no-csum-offload", "1".into()),
-    ];
-    let mut published = Ok(());
-    for (key, value) in nodes {
-        published = xenstore::write(&format!("{}/{key}", fe.path), &value).await;
-        if published.is_err() {
-            break;
-        }
-    }
-    if published.is_ok() {
-        published = xenstore::write(&format!("{}/state", fe.path), State::Connected.as_str()).await;
-    }
+    ]
+    .map(|(k, v)| (k.to_string(), v));
+    let published = fe.publish(&nodes, State::Connected).await;
     if let Err(e) = published {
         let _ = event::close(port);
-        return Err(e.into());
+        return Err(e);
     }
     match fe.wait_backend(|s| s >= State::Connected).await {
         Ok(State::Connected) => Ok(Connection { front, port }),
