@@ -81,8 +81,8 @@ impl UdpSocket {
 
     /// Binds the port on the interfaces added since this socket last looked (a vif that
     /// `xl network-attach` brought up), as far as the memory budget allows (the rest are
-    /// tried again at the next call), and has `waker` woken when another one is added.
-    fn cover(&self, net: &mut [stack::Iface], bound: &mut Bound, waker: &core::task::Waker) {
+    /// tried again at the next call).
+    fn cover(&self, net: &mut [stack::Iface], bound: &mut Bound) {
         while bound.seen < net.len() {
             let n = bound.seen;
             if !net[n].unplugged {
@@ -93,7 +93,6 @@ impl UdpSocket {
             }
             bound.seen += 1;
         }
-        stack::wake_when_added(waker);
     }
 
     pub fn port(&self) -> u16 {
@@ -106,7 +105,7 @@ impl UdpSocket {
         poll_fn(|cx| {
             let mut net = NET.lock();
             let mut bound = self.bound.lock();
-            self.cover(&mut net, &mut bound, cx.waker());
+            self.cover(&mut net, &mut bound);
             for &(n, h) in &bound.sockets {
                 let i = &mut net[n];
                 let s = i.sockets.get_mut::<Socket>(h);
@@ -123,6 +122,8 @@ impl UdpSocket {
                 }
                 s.register_recv_waker(cx.waker());
             }
+            // A vif added meanwhile gets a socket of ours at the next poll.
+            stack::wake_when_added(cx.waker());
             Poll::Pending
         })
         .await
@@ -136,7 +137,7 @@ impl UdpSocket {
         poll_fn(|cx| {
             let mut net = NET.lock();
             let mut bound = self.bound.lock();
-            self.cover(&mut net, &mut bound, cx.waker());
+            self.cover(&mut net, &mut bound);
             let Some(n) = super::route(&net, to.addr) else {
                 return Poll::Ready(Err(Error::NoInterface));
             };
