@@ -16,6 +16,13 @@ pub fn root() -> PathBuf {
 /// workspace's own apps. `None` in the runtime's checkout, where apps are named with `-p` or
 /// `--manifest-path`.
 pub fn app_root() -> Option<PathBuf> {
+    // Asked by every command's defaults and each path under work_dir(); the answer cannot
+    // change during a run (the tool never changes its directory).
+    static APP: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+    APP.get_or_init(find_app_root).clone()
+}
+
+fn find_app_root() -> Option<PathBuf> {
     let root = std::path::absolute(root()).ok()?;
     let cwd = std::env::current_dir().ok()?;
     let app = cwd.ancestors().find(|d| is_app(&d.join("Cargo.toml")))?;
