@@ -113,16 +113,12 @@ fn under_xen(
         eprintln!("test xen: {p}");
     }
     let r = rig::plan::GuestResult::load(&out, &name).map_err(|e| format!("{e:#}"))?;
-    let tail = || {
-        let lines: Vec<&str> = r.console.lines().rev().take(15).collect();
-        lines.into_iter().rev().collect::<Vec<_>>().join("\n    ")
-    };
     if let Some(text) = &check.console {
         if !r.console.contains(text.as_str()) {
             return Err(format!(
                 "the console never showed {text:?} (within {} s); its last lines:\n    {}",
                 check.timeout_secs,
-                tail()
+                tail(&r.console, 15)
             ));
         }
     }
@@ -142,7 +138,7 @@ fn under_xen(
                 "GET {path} on port {}: {said}, expected {}; the console's last lines:\n    {}",
                 check.port,
                 check.status,
-                tail()
+                tail(&r.console, 15)
             ));
         }
         seen.push(format!("GET {path} answered {got}"));
@@ -169,7 +165,7 @@ pub fn check_new_app_repo() -> (Timed, Timed) {
                 let xen = log.lines().find(|l| l.starts_with("test xen: ")).unwrap_or_default();
                 match (ok, xen.starts_with("test xen: ok")) {
                     (true, true) => Ok(xen.to_string()),
-                    _ => Err(format!(".ci/run failed:\n    {}", tail(&log))),
+                    _ => Err(format!(".ci/run failed:\n    {}", tail(&log, 25))),
                 }
             });
             let passing = (passing, start.elapsed().as_secs_f64());
@@ -181,9 +177,9 @@ pub fn check_new_app_repo() -> (Timed, Timed) {
                         "test xen: FAILED: GET /missing on port 80: status 404, expected 200";
                     match (ok, log.contains(want)) {
                         (false, true) => Ok("fails, naming the check".to_string()),
-                        (true, _) => Err(format!(".ci/run passed:\n    {}", tail(&log))),
+                        (true, _) => Err(format!(".ci/run passed:\n    {}", tail(&log, 25))),
                         (false, false) => {
-                            Err(format!(".ci/run's output lacks {want:?}:\n    {}", tail(&log)))
+                            Err(format!(".ci/run's output lacks {want:?}:\n    {}", tail(&log, 25)))
                         }
                     }
                 });
@@ -197,8 +193,9 @@ pub fn check_new_app_repo() -> (Timed, Timed) {
     }
 }
 
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().rev().take(25).collect();
+/// The last `n` lines of `text`, indented under a message.
+fn tail(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().rev().take(n).collect();
     lines.into_iter().rev().collect::<Vec<_>>().join("\n    ")
 }
 
